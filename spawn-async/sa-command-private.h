@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _SaConnection SaConnection;
+
+typedef struct
+{
+  int       fd;            /* -1 once closed */
+  GSource  *source;
+  char     *data;          /* always room for a trailing NUL */
+  gsize     len;
+  gsize     capacity;
+  gboolean  pipe_grown;
+} SaStream;
+
+/* One command, from aspawn_async() until the helper has reported its
+ * end and every pipe is closed. Created in the caller's thread, then
+ * owned by the worker's I/O thread. */
+typedef struct
+{
+  SaConnection *connection;
+  guint32       id;
+  GTask        *task;           /* NULL once the caller has its answer */
+  char         *program;        /* argv[0], for messages */
+  char         *cwd;            /* for messages */
+  guint8       *frame;          /* the encoded SPAWN frame */
+  gsize         frame_len;
+  GBytes       *input;
+  gsize         input_offset;
+  guint64       max_output;
+  int           kill_signal;
+  GSource      *cancel_source;
+  GPid          pid;
+  SaStream      streams[2];     /* stdout, stderr */
+  int           stdin_fd;
+  GSource      *stdin_source;
+  GSource      *drain_source;
+  int           wait_status;
+  guint         awaiting_helper : 1;  /* sent; no EXITED/SPAWN_FAILED yet */
+  guint         exited : 1;
+  guint         timed_out : 1;
+  guint         truncated : 1;
+  guint         kill_sent : 1;
+} SaCommand;
+
+SaCommand *sa_command_new           (GTask          *task,
+                                     const char     *program,
+                                     const char     *cwd,
+                                     guint8         *frame,
+                                     gsize           frame_len,
+                                     GBytes         *input,
+                                     guint64         max_output,
+                                     int             kill_signal);
+void       sa_command_free          (SaCommand      *self);
+void       sa_command_attach        (SaCommand      *self,
+                                     SaConnection   *connection,
+                                     GMainContext   *context);
+void       sa_command_spawned       (SaCommand      *self,
+                                     GMainContext   *context,
+                                     GPid            pid,
+                                     const int      *fds,
+                                     guint           n_fds);
+void       sa_command_spawn_failed  (SaCommand      *self,
+                                     int             stage,
+                                     int             errsv);
+void       sa_command_exited        (SaCommand      *self,
+                                     GMainContext   *context,
+                                     int             wait_status,
+                                     gboolean        timed_out);
+void       sa_command_fail          (SaCommand      *self,
+                                     GError         *error);
+gboolean   sa_command_is_finished   (SaCommand      *self);
+gboolean   sa_command_wants_stdin   (SaCommand      *self);
+
+G_END_DECLS

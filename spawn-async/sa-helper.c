@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * spawn-async-helper: the small process that spawns children for
+ * libspawn-async.
+ *
+ * It is started by the library with posix_spawn, talks to it over the
+ * SOCK_SEQPACKET socketpair on fd 3, and serves any number of children
+ * from one poll() loop:
+ *
+ *  - SPAWN: create the pipes, start the child with clone(CLONE_VM |
+ *    CLONE_VFORK) (posix_spawn semantics, no page tables copied), send
+ *    SPAWNED with the parent ends of the pipes (SCM_RIGHTS) or
+ *    SPAWN_FAILED with the errno of the stage that failed;
+ *  - SIGCHLD (signalfd): reap, send EXITED with the wait status;
+ *  - deadlines: on a timeout send the child's process group its kill
+ *    signal, then SIGKILL after KILL_GRACE_MS;
+ *  - KILL: signal a child's process group (cancellation, output limit).
+ *
+ * When the socket closes, a frame is malformed, or the parent dies
+ * (PR_SET_PDEATHSIG), every child's process group is killed and the
+ * helper exits. libc only: no GLib here.
+ */
+
+#include "sa-protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOCKET_FD            3
+#define KILL_GRACE_MS        1000    /* kill signal -> SIGKILL */
+#define CHILD_STACK_SIZE     (64 * 1024)
+#define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
+#define INPUT_SHRINK_ABOVE   (1024 * 1024)
+
+typedef struct
+{
+  uint32_t id;
+  pid_t    pid;            /* also the process group id */
+  int      kill_signal;
+  int64_t  deadline;       /* timeout, ms on CLOCK_MONOTONIC; 0: none */
+  int64_t  kill_deadline;  /* SIGKILL the group then; 0: none */
+  bool     timed_out;
+  bool     reaped;         /* kept only to SIGKILL the group later */
+} Child;
+
+typedef struct
+{
+  uint8_t bytes[SA_PROTO_REPLY_MAX_SIZE];
+  size_t  len;
+  int     fds[SA_PROTO_MAX_FDS];
+  size_t  n_fds;
+} Reply;
+
+typedef struct
+{
+  const SaSpawnRequest *request;
+  int            fds[3];       /* the child's stdin, stdout, stderr */
+  pid_t          helper_pid;
+  char          *path_buffer;  /* for the PATH search */
+  volatile int   error;
+  volatile int   stage;
+} ChildSetup;
+
+static struct
+{
+  int      sock;
+  int      signal_fd;
+  pid_t    pid;
+  bool     greeted;
+  Child   *children;
+  size_t   n_children;
+  size_t   children_capacity;
+  uint8_t *input;
+  size_t   input_len;
+  size_t   input_capacity;
+  Reply   *replies;           /* waiting for the socket to drain */
+  size_t   n_replies;
+  size_t   replies_capacity;
+  void    *child_stack;
+  int      max_fd;
+} helper;
+
+static void shut_down (int status) __attribute__ ((noreturn));
+
+static int64_t
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+close_fds (int *fds, size_t n_fds)
+{
+  for (size_t i = 0; i < n_fds; i++)
+    if (fds[i] >= 0)
+      {
+        close (fds[i]);
+        fds[i] = -1;
+      }
+}
+
+static void *
+grow (void *array, size_t *capacity, size_t needed, size_t element_size)
+{
+  size_t new_capacity = *capacity ? *capacity : 16;
+  void *new_array;
+
+  if (needed <= *capacity)
+    return array;
+  while (new_capacity < needed)
+    new_capacity *= 2;
+  new_array = realloc (array, new_capacity * element_size);
+  if (new_array == NULL)
+    return NULL;
+  *capacity = new_capacity;
+  return new_array;
+}
+
+/* -- replies ------------------------------------------------------------ */
+
+/* 1: sent, 0: would block, -1: the connection is gone. */
+static int
+send_reply (Reply *reply)
+{
+  union {
+    char buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_FDS)];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = { reply->bytes, reply->len };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  ssize_t n;
+
+  if (reply->n_fds > 0)
+    {
+      struct cmsghdr *cmsg;
+
+      memset (&control, 0, sizeof control);
+      msg.msg_control = control.buf;
+      msg.msg_controllen = CMSG_SPACE (sizeof (int) * reply->n_fds);
+      cmsg = CMSG_FIRSTHDR (&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * reply->n_fds);
+      memcpy (CMSG_DATA (cmsg), reply->fds, sizeof (int) * reply->n_fds);
+    }
+
+  do
+    n = sendmsg (helper.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+    return 0;
+  if (n < 0)
+    return -1;
+  close_fds (reply->fds, reply->n_fds);
+  return 1;
+}
+
+static void
+flush_replies (void)
+{
+  size_t sent = 0;
+
+  while (sent < helper.n_replies)
+    {
+      int ret = send_reply (&helper.replies[sent]);
+
+      if (ret < 0)
+        shut_down (EXIT_SUCCESS);
+      if (ret == 0)
+        break;
+      sent++;
+    }
+  memmove (helper.replies, helper.replies + sent,
+           (helper.n_replies - sent) * sizeof (Reply));
+  helper.n_replies -= sent;
+}
+
+/* Sends a reply now, or queues it (with its fds) behind earlier ones. */
+static void
+reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
+       const int *fds, size_t n_fds)
+{
+  Reply r;
+
+  r.len = sa_proto_encode_words (r.bytes, type, (uint16_t) n_fds, id, words, n_words);
+  r.n_fds = n_fds;
+  memcpy (r.fds, fds, n_fds * sizeof (int));
+
+  if (helper.n_replies == 0)
+    {
+      int ret = send_reply (&r);
+
+      if (ret < 0)
+        {
+          close_fds (r.fds, r.n_fds);
+          shut_down (EXIT_SUCCESS);
+        }
+      if (ret > 0)
+        return;
+    }
+
+  helper.replies = grow (helper.replies, &helper.replies_capacity,
+                         helper.n_replies + 1, sizeof (Reply));
+  if (helper.replies == NULL)
+    {
+      fputs ("spawn-async-helper: out of memory\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+  helper.replies[helper.n_replies++] = r;
+}
+
+/* -- children ----------------------------------------------------------- */
+
+static Child *
+find_child (uint32_t id)
+{
+  for (size_t i = 0; i < helper.n_children; i++)
+    if (helper.children[i].id == id)
+      return &helper.children[i];
+  return NULL;
+}
+
+static void
+remove_child (Child *child)
+{
+  *child = helper.children[--helper.n_children];
+}
+
+static void
+signal_group (Child *child, int signum, int64_t now)
+{
+  kill (-child->pid, signum);
+  if (signum != SIGKILL && child->kill_deadline == 0)
+    child->kill_deadline = now + KILL_GRACE_MS;
+  else if (signum == SIGKILL)
+    child->kill_deadline = 0;
+}
+
+static void
+reap_children (void)
+{
+  for (;;)
+    {
+      int status;
+      pid_t pid = waitpid (-1, &status, WNOHANG);
+
+      if (pid <= 0)
+        return;
+
+      for (size_t i = 0; i < helper.n_children; i++)
+        {
+          Child *child = &helper.children[i];
+          uint32_t words[2];
+
+          if (child->pid != pid || child->reaped)
+            continue;
+
+          words[0] = (uint32_t) status;
+          words[1] = child->timed_out ? SA_EXITED_FLAG_TIMED_OUT : 0;
+          reply (SA_MSG_EXITED, child->id, words, 2, NULL, 0);
+
+          child->reaped = true;
+          child->deadline = 0;
+          if (child->kill_deadline == 0)
+            remove_child (child);
+          break;
+        }
+    }
+}
+
+static void
+run_deadlines (int64_t now)
+{
+  size_t i = 0;
+
+  while (i < helper.n_children)
+    {
+      Child *child = &helper.children[i];
+
+      if (child->deadline != 0 && now >= child->deadline)
+        {
+          child->deadline = 0;
+          child->timed_out = true;
+          signal_group (child, child->kill_signal, now);
+        }
+      if (child->kill_deadline != 0 && now >= child->kill_deadline)
+        signal_group (child, SIGKILL, now);
+
+      if (child->reaped && child->kill_deadline == 0)
+        remove_child (child);     /* the last one moved to i */
+      else
+        i++;
+    }
+}
+
+static int
+poll_timeout (int64_t now)
+{
+  int64_t next = 0;
+
+  for (size_t i = 0; i < helper.n_children; i++)
+    {
+      const Child *child = &helper.children[i];
+
+      if (child->deadline != 0 && (next == 0 || child->deadline < next))
+        next = child->deadline;
+      if (child->kill_deadline != 0 && (next == 0 || child->kill_deadline < next))
+        next = child->kill_deadline;
+    }
+  if (next == 0)
+    return -1;
+  return next <= now ? 0 : (int) (next - now);
+}
+
+/* -- spawning ----------------------------------------------------------- */
+
+static void __attribute__ ((noreturn))
+child_fail (ChildSetup *setup, int stage, int error)
+{
+  setup->stage = stage;
+  setup->error = error;
+  _exit (127);
+}
+
+static bool
+path_error_is_final (int error)
+{
+  switch (error)
+    {
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case ESTALE:
+    case ENODEV:
+    case ETIMEDOUT:
+      return false;
+    default:
+      return true;
+    }
+}
+
+/* execvp(), without its ENOEXEC fallback to /bin/sh and without malloc. */
+static void
+exec_child (ChildSetup *setup)
+{
+  const SaSpawnRequest *req = setup->request;
+  const char *name = req->argv[0];
+  const char *dir = req->path;
+  int error = ENOENT;
+
+  if (strchr (name, '/') != NULL)
+    {
+      execve (name, req->argv, req->envp);
+      child_fail (setup, SA_SPAWN_STAGE_EXEC, errno);
+    }
+
+  while (*dir != '\0')
+    {
+      const char *end = strchrnul (dir, ':');
+      size_t dir_len = (size_t) (end - dir);
+      char *p = setup->path_buffer;
+
+      memcpy (p, dir, dir_len);
+      p += dir_len;
+      if (dir_len > 0)
+        *p++ = '/';
+      strcpy (p, name);
+
+      execve (setup->path_buffer, req->argv, req->envp);
+      if (errno == EACCES)
+        error = EACCES;
+      else if (path_error_is_final (errno))
+        child_fail (setup, SA_SPAWN_STAGE_EXEC, errno);
+
+      dir = *end == ':' ? end + 1 : end;
+    }
+  child_fail (setup, SA_SPAWN_STAGE_EXEC, error);
+}
+
+/* Runs in the child, on its own stack, while the helper is suspended
+ * (CLONE_VFORK): only async-signal-safe calls, no allocation. */
+static int
+child_main (void *data)
+{
+  ChildSetup *setup = data;
+  sigset_t empty;
+
+  setpgid (0, 0);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != setup->helper_pid)
+    _exit (127);
+
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2 (setup->fds[fd], fd) < 0)
+      child_fail (setup, SA_SPAWN_STAGE_RESOURCES, errno);
+  if (syscall (SYS_close_range, 3u, ~0u, 0u) != 0)
+    for (int fd = 3; fd <= helper.max_fd; fd++)
+      close (fd);
+
+  if (setup->request->cwd != NULL && chdir (setup->request->cwd) != 0)
+    child_fail (setup, SA_SPAWN_STAGE_CHDIR, errno);
+
+  /* The helper reset every disposition to SIG_DFL when it started;
+   * what is left is the mask it blocks for its signalfd. */
+  sigemptyset (&empty);
+  sigprocmask (SIG_SETMASK, &empty, NULL);
+
+  exec_child (setup);
+  return 127;
+}
+
+static size_t
+path_buffer_size (const SaSpawnRequest *req)
+{
+  size_t longest = 0;
+  const char *dir = req->path;
+
+  while (*dir != '\0')
+    {
+      const char *end = strchrnul (dir, ':');
+
+      if ((size_t) (end - dir) > longest)
+        longest = (size_t) (end - dir);
+      dir = *end == ':' ? end + 1 : end;
+    }
+  return longest + strlen (req->argv[0]) + 2;
+}
+
+static void
+spawn_failed (uint32_t id, int stage, int error)
+{
+  uint32_t words[2] = { (uint32_t) stage, (uint32_t) error };
+
+  reply (SA_MSG_SPAWN_FAILED, id, words, 2, NULL, 0);
+}
+
+static void
+handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
+{
+  SaSpawnRequest req;
+  ChildSetup setup = { 0 };
+  int parent_fds[3] = { -1, -1, -1 };   /* stdout, stderr, stdin */
+  int child_fds[3] = { -1, -1, -1 };    /* stdin, stdout, stderr */
+  int pipe_fds[2];
+  size_t n_parent_fds = 2;
+  uint32_t pid_word;
+  pid_t pid;
+  int ret;
+
+  ret = sa_proto_spawn_decode (header, payload, &req);
+  if (ret == SA_PROTO_NOMEM)
+    {
+      spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, ENOMEM);
+      return;
+    }
+  if (ret != SA_PROTO_OK || find_child (header->id) != NULL)
+    {
+      fputs ("spawn-async-helper: malformed SPAWN frame\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+
+  if (req.flags & SA_SPAWN_FLAG_STDIN_PIPE)
+    {
+      if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
+        goto resources_failed;
+      child_fds[0] = pipe_fds[0];
+      parent_fds[2] = pipe_fds[1];
+      n_parent_fds = 3;
+    }
+  else if ((child_fds[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+    goto resources_failed;
+
+  for (int stream = 0; stream < 2; stream++)
+    {
+      if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
+        goto resources_failed;
+      parent_fds[stream] = pipe_fds[0];
+      child_fds[stream + 1] = pipe_fds[1];
+    }
+
+  setup.request = &req;
+  memcpy (setup.fds, child_fds, sizeof child_fds);
+  setup.helper_pid = helper.pid;
+  setup.path_buffer = malloc (path_buffer_size (&req));
+  if (setup.path_buffer == NULL)
+    {
+      errno = ENOMEM;
+      goto resources_failed;
+    }
+
+  pid = clone (child_main, (char *) helper.child_stack + CHILD_STACK_SIZE,
+               CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+  free (setup.path_buffer);
+  close_fds (child_fds, 3);
+
+  if (pid < 0)
+    {
+      close_fds (parent_fds, 3);
+      spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, errno);
+      sa_proto_spawn_clear (&req);
+      return;
+    }
+
+  if (setup.error != 0)
+    {
+      /* The child has already exited: collect it here, not as EXITED. */
+      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+      close_fds (parent_fds, 3);
+      spawn_failed (header->id, setup.stage, setup.error);
+      sa_proto_spawn_clear (&req);
+      return;
+    }
+
+  helper.children = grow (helper.children, &helper.children_capacity,
+                          helper.n_children + 1, sizeof (Child));
+  if (helper.children == NULL)
+    {
+      fputs ("spawn-async-helper: out of memory\n", stderr);
+      kill (-pid, SIGKILL);
+      shut_down (EXIT_FAILURE);
+    }
+  helper.children[helper.n_children++] = (Child) {
+    .id = header->id,
+    .pid = pid,
+    .kill_signal = req.kill_signal,
+    .deadline = req.timeout_ms ? now_ms () + req.timeout_ms : 0,
+  };
+
+  pid_word = (uint32_t) pid;
+  reply (SA_MSG_SPAWNED, header->id, &pid_word, 1, parent_fds, n_parent_fds);
+  sa_proto_spawn_clear (&req);
+  return;
+
+resources_failed:
+  {
+    int error = errno;
+
+    close_fds (child_fds, 3);
+    close_fds (parent_fds, 3);
+    spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, error);
+    sa_proto_spawn_clear (&req);
+  }
+}
+
+static void
+handle_kill (const SaProtoHeader *header, const uint8_t *payload)
+{
+  uint32_t signum;
+  Child *child;
+
+  if (sa_proto_decode_words (header, payload, &signum, 1) != SA_PROTO_OK ||
+      signum < 1 || signum >= NSIG)
+    {
+      fputs ("spawn-async-helper: malformed KILL frame\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+  child = find_child (header->id);
+  if (child != NULL)       /* else it has exited already: not an error */
+    signal_group (child, (int) signum, now_ms ());
+}
+
+static void
+handle_hello (const SaProtoHeader *header, const uint8_t *payload)
+{
+  uint32_t words[2];
+
+  if (helper.greeted ||
+      sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK)
+    {
+      fputs ("spawn-async-helper: unexpected HELLO frame\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+  helper.greeted = true;
+
+  words[1] = (uint32_t) helper.pid;
+  if (words[0] != SA_PROTO_VERSION)
+    {
+      words[0] = SA_PROTO_VERSION;
+      reply (SA_MSG_HELLO, 0, words, 2, NULL, 0);
+      shut_down (EXIT_FAILURE);
+    }
+  reply (SA_MSG_HELLO, 0, words, 2, NULL, 0);
+}
+
+static void
+handle_frame (const SaProtoHeader *header, const uint8_t *payload)
+{
+  if (!helper.greeted && header->type != SA_MSG_HELLO)
+    {
+      fputs ("spawn-async-helper: expected HELLO\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+
+  switch (header->type)
+    {
+    case SA_MSG_HELLO:
+      handle_hello (header, payload);
+      break;
+    case SA_MSG_SPAWN:
+      handle_spawn (header, payload);
+      break;
+    case SA_MSG_KILL:
+      handle_kill (header, payload);
+      break;
+    default:
+      fputs ("spawn-async-helper: unexpected frame\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+}
+
+/* -- the connection ----------------------------------------------------- */
+
+static void
+process_input (void)
+{
+  size_t offset = 0;
+
+  for (;;)
+    {
+      SaProtoHeader header;
+      const uint8_t *payload;
+      int ret = sa_proto_next_frame (helper.input + offset,
+                                     helper.input_len - offset,
+                                     &header, &payload);
+
+      if (ret == SA_PROTO_NEED_MORE)
+        break;
+      if (ret != SA_PROTO_OK)
+        {
+          fputs ("spawn-async-helper: malformed frame header\n", stderr);
+          shut_down (EXIT_FAILURE);
+        }
+      handle_frame (&header, payload);
+      offset += SA_PROTO_HEADER_SIZE + header.length;
+    }
+
+  helper.input_len -= offset;
+  memmove (helper.input, helper.input + offset, helper.input_len);
+
+  if (helper.input_len == 0 && helper.input_capacity > INPUT_SHRINK_ABOVE)
+    {
+      free (helper.input);
+      helper.input = NULL;
+      helper.input_capacity = 0;
+    }
+}
+
+static void
+read_socket (void)
+{
+  for (int reads = 0; reads < MAX_READS_PER_WAKEUP; reads++)
+    {
+      struct iovec iov;
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+      ssize_t n;
+
+      helper.input = grow (helper.input, &helper.input_capacity,
+                           helper.input_len + SA_PROTO_MAX_MESSAGE, 1);
+      if (helper.input == NULL)
+        {
+          fputs ("spawn-async-helper: out of memory\n", stderr);
+          shut_down (EXIT_FAILURE);
+        }
+      iov.iov_base = helper.input + helper.input_len;
+      iov.iov_len = SA_PROTO_MAX_MESSAGE;
+
+      n = recvmsg (helper.sock, &msg, MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      if (n <= 0)
+        shut_down (EXIT_SUCCESS);          /* the library has gone */
+      if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+        {
+          fputs ("spawn-async-helper: oversized message\n", stderr);
+          shut_down (EXIT_FAILURE);
+        }
+      helper.input_len += (size_t) n;
+      process_input ();
+    }
+}
+
+static void
+read_signals (void)
+{
+  struct signalfd_siginfo info;
+
+  while (read (helper.signal_fd, &info, sizeof info) == sizeof info)
+    {
+      if (info.ssi_signo != SIGCHLD)
+        shut_down (EXIT_SUCCESS);
+    }
+  reap_children ();
+}
+
+static void
+shut_down (int status)
+{
+  for (size_t i = 0; i < helper.n_children; i++)
+    kill (-helper.children[i].pid, SIGKILL);
+  _exit (status);
+}
+
+/* -- start-up ----------------------------------------------------------- */
+
+static void
+setup_process (pid_t parent)
+{
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  sigset_t mask;
+  struct rlimit limit;
+  int fd;
+
+  /* 0, 1 and 2 must be taken, so that no pipe lands on them. */
+  do
+    fd = open ("/dev/null", O_RDWR);
+  while (fd >= 0 && fd < 3);
+  if (fd >= 0)
+    close (fd);
+
+  for (int signum = 1; signum < NSIG; signum++)
+    if (signum != SIGKILL && signum != SIGSTOP)
+      sigaction (signum, &dfl, NULL);
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigaddset (&mask, SIGTERM);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGHUP);
+  sigprocmask (SIG_SETMASK, &mask, NULL);
+  helper.signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (helper.signal_fd < 0)
+    {
+      perror ("spawn-async-helper: signalfd");
+      exit (EXIT_FAILURE);
+    }
+
+  /* The library also sees the socket close; this is the second line. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+  if (parent > 0 && getppid () != parent)
+    exit (EXIT_SUCCESS);
+
+  helper.sock = SOCKET_FD;
+  if (fcntl (helper.sock, F_SETFD, FD_CLOEXEC) != 0)
+    {
+      perror ("spawn-async-helper: socket");
+      exit (EXIT_FAILURE);
+    }
+
+  helper.pid = getpid ();
+  helper.max_fd = getrlimit (RLIMIT_NOFILE, &limit) == 0 &&
+                  limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 65536 ?
+                  (int) limit.rlim_cur : 65536;
+  helper.child_stack = mmap (NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (helper.child_stack == MAP_FAILED)
+    {
+      perror ("spawn-async-helper: mmap");
+      exit (EXIT_FAILURE);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  pid_t parent = argc > 1 ? (pid_t) strtol (argv[1], NULL, 10) : 0;
+
+  setup_process (parent);
+
+  for (;;)
+    {
+      struct pollfd fds[2] = {
+        { .fd = helper.sock, .events = POLLIN },
+        { .fd = helper.signal_fd, .events = POLLIN },
+      };
+      int ret;
+
+      if (helper.n_replies > 0)
+        fds[0].events |= POLLOUT;
+
+      ret = poll (fds, 2, poll_timeout (now_ms ()));
+      if (ret < 0 && errno != EINTR)
+        {
+          perror ("spawn-async-helper: poll");
+          shut_down (EXIT_FAILURE);
+        }
+
+      if (fds[1].revents & POLLIN)
+        read_signals ();
+      if (fds[0].revents & POLLOUT)
+        flush_replies ();
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
+        read_socket ();
+      run_deadlines (now_ms ());
+    }
+}

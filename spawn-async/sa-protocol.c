@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sa-protocol.c: encoder and decoder of the spawn-async wire protocol.
+ *
+ * Plain C with libc only, shared by the library and the helper. Every
+ * decoder validates lengths against the buffer it is given and never
+ * reads past it; anything unexpected is SA_PROTO_INVALID.
+ */
+#include "sa-protocol.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPAWN_FIXED_WORDS 5u   /* flags, timeout, signal, argc, envc */
+
+static uint32_t
+read_u32 (const uint8_t *p)
+{
+  uint32_t v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+static uint16_t
+read_u16 (const uint8_t *p)
+{
+  uint16_t v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+static void
+write_u32 (uint8_t *p, uint32_t v)
+{
+  memcpy (p, &v, sizeof v);
+}
+
+static void
+write_u16 (uint8_t *p, uint16_t v)
+{
+  memcpy (p, &v, sizeof v);
+}
+
+static int
+type_is_known (uint16_t type)
+{
+  return type >= SA_MSG_HELLO && type <= SA_MSG_EXITED;
+}
+
+static uint16_t
+max_fds_for_type (uint16_t type)
+{
+  return type == SA_MSG_SPAWNED ? SA_PROTO_MAX_FDS : 0;
+}
+
+int
+sa_proto_header_decode (const uint8_t *data, size_t len, SaProtoHeader *out)
+{
+  if (len < SA_PROTO_HEADER_SIZE)
+    return SA_PROTO_NEED_MORE;
+
+  out->length = read_u32 (data);
+  out->type = read_u16 (data + 4);
+  out->n_fds = read_u16 (data + 6);
+  out->id = read_u32 (data + 8);
+
+  if (!type_is_known (out->type) ||
+      out->length > SA_PROTO_MAX_PAYLOAD ||
+      out->n_fds > max_fds_for_type (out->type))
+    return SA_PROTO_INVALID;
+
+  if (out->type != SA_MSG_SPAWN &&
+      out->length != 4u * sa_proto_words_for_type (out->type))
+    return SA_PROTO_INVALID;
+
+  return SA_PROTO_OK;
+}
+
+/* Finds the first complete frame in data. SA_PROTO_OK: header and payload
+ * are set and the frame is SA_PROTO_HEADER_SIZE + header->length bytes. */
+int
+sa_proto_next_frame (const uint8_t *data, size_t len,
+                     SaProtoHeader *header, const uint8_t **payload)
+{
+  int ret = sa_proto_header_decode (data, len, header);
+
+  if (ret != SA_PROTO_OK)
+    return ret;
+  if (len - SA_PROTO_HEADER_SIZE < header->length)
+    return SA_PROTO_NEED_MORE;
+
+  *payload = data + SA_PROTO_HEADER_SIZE;
+  return SA_PROTO_OK;
+}
+
+void
+sa_proto_header_encode (uint8_t *out, uint16_t type, uint16_t n_fds,
+                        uint32_t id, uint32_t length)
+{
+  write_u32 (out, length);
+  write_u16 (out + 4, type);
+  write_u16 (out + 6, n_fds);
+  write_u32 (out + 8, id);
+}
+
+size_t
+sa_proto_words_for_type (uint16_t type)
+{
+  switch (type)
+    {
+    case SA_MSG_HELLO:        return 2;  /* version, pid */
+    case SA_MSG_KILL:         return 1;  /* signal */
+    case SA_MSG_SPAWNED:      return 1;  /* pid */
+    case SA_MSG_SPAWN_FAILED: return 2;  /* stage, errno */
+    case SA_MSG_EXITED:       return 2;  /* wait status, flags */
+    default:                  return 0;
+    }
+}
+
+size_t
+sa_proto_encode_words (uint8_t *out, uint16_t type, uint16_t n_fds,
+                       uint32_t id, const uint32_t *words, size_t n_words)
+{
+  sa_proto_header_encode (out, type, n_fds, id, (uint32_t) (4u * n_words));
+  for (size_t i = 0; i < n_words; i++)
+    write_u32 (out + SA_PROTO_HEADER_SIZE + 4u * i, words[i]);
+  return SA_PROTO_HEADER_SIZE + 4u * n_words;
+}
+
+int
+sa_proto_decode_words (const SaProtoHeader *header, const uint8_t *payload,
+                       uint32_t *words, size_t n_words)
+{
+  if (n_words != sa_proto_words_for_type (header->type) ||
+      header->length != 4u * n_words)
+    return SA_PROTO_INVALID;
+  for (size_t i = 0; i < n_words; i++)
+    words[i] = read_u32 (payload + 4u * i);
+  return SA_PROTO_OK;
+}
+
+/* Adds the size of a NULL-terminated string array to *total, counting the
+ * strings into *count. Returns 0 when a limit is exceeded. */
+static int
+add_strv_size (const char * const *strv, size_t *total, uint32_t *count)
+{
+  *count = 0;
+  for (; strv != NULL && *strv != NULL; strv++)
+    {
+      size_t len = strlen (*strv) + 1;
+
+      if (len > SA_PROTO_MAX_PAYLOAD || *total > SA_PROTO_MAX_PAYLOAD - len ||
+          *count >= SA_PROTO_MAX_STRINGS)
+        return 0;
+      *total += len;
+      (*count)++;
+    }
+  return 1;
+}
+
+static int
+spawn_payload_size (const char * const *argv, const char * const *envp,
+                    const char *path, const char *cwd,
+                    size_t *size, uint32_t *argc, uint32_t *envc)
+{
+  const char * const extra[] = { path ? path : "", cwd, NULL };
+  uint32_t n_extra;
+
+  *size = 4u * SPAWN_FIXED_WORDS;
+  if (!add_strv_size (extra, size, &n_extra) ||
+      !add_strv_size (argv, size, argc) ||
+      !add_strv_size (envp, size, envc))
+    return 0;
+  if (*argc + *envc > SA_PROTO_MAX_STRINGS)
+    return 0;
+  return 1;
+}
+
+size_t
+sa_proto_spawn_size (const char * const *argv, const char * const *envp,
+                     const char *path, const char *cwd)
+{
+  size_t size;
+  uint32_t argc, envc;
+
+  if (!spawn_payload_size (argv, envp, path, cwd, &size, &argc, &envc))
+    return 0;
+  return SA_PROTO_HEADER_SIZE + size;
+}
+
+static uint8_t *
+write_string (uint8_t *p, const char *s)
+{
+  size_t len = strlen (s) + 1;
+  memcpy (p, s, len);
+  return p + len;
+}
+
+/* out must hold sa_proto_spawn_size() bytes. Returns the bytes written,
+ * or 0 when the request exceeds the limits. */
+size_t
+sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
+                       uint32_t timeout_ms, int32_t kill_signal,
+                       const char * const *argv, const char * const *envp,
+                       const char *path, const char *cwd)
+{
+  size_t size;
+  uint32_t argc, envc;
+  uint8_t *p;
+
+  if (!spawn_payload_size (argv, envp, path, cwd, &size, &argc, &envc))
+    return 0;
+
+  if (cwd != NULL)
+    flags |= SA_SPAWN_FLAG_HAS_CWD;
+  else
+    flags &= ~SA_SPAWN_FLAG_HAS_CWD;
+
+  sa_proto_header_encode (out, SA_MSG_SPAWN, 0, id, (uint32_t) size);
+  p = out + SA_PROTO_HEADER_SIZE;
+  write_u32 (p, flags);
+  write_u32 (p + 4, timeout_ms);
+  write_u32 (p + 8, (uint32_t) kill_signal);
+  write_u32 (p + 12, argc);
+  write_u32 (p + 16, envc);
+  p += 4u * SPAWN_FIXED_WORDS;
+
+  p = write_string (p, path ? path : "");
+  if (cwd != NULL)
+    p = write_string (p, cwd);
+  for (uint32_t i = 0; i < argc; i++)
+    p = write_string (p, argv[i]);
+  for (uint32_t i = 0; i < envc; i++)
+    p = write_string (p, envp[i]);
+
+  return (size_t) (p - out);
+}
+
+/* Reads one NUL-terminated string at *pos; fails when none ends before
+ * end. */
+static const char *
+take_string (const uint8_t **pos, const uint8_t *end)
+{
+  const uint8_t *start = *pos;
+  const uint8_t *nul = memchr (start, '\0', (size_t) (end - start));
+
+  if (nul == NULL)
+    return NULL;
+  *pos = nul + 1;
+  return (const char *) start;
+}
+
+static int
+take_strv (const uint8_t **pos, const uint8_t *end, uint32_t n, char ***out)
+{
+  char **strv = calloc ((size_t) n + 1, sizeof (char *));
+
+  if (strv == NULL)
+    return SA_PROTO_NOMEM;
+  for (uint32_t i = 0; i < n; i++)
+    {
+      const char *s = take_string (pos, end);
+
+      if (s == NULL)
+        {
+          free (strv);
+          return SA_PROTO_INVALID;
+        }
+      strv[i] = (char *) s;
+    }
+  *out = strv;
+  return SA_PROTO_OK;
+}
+
+int
+sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
+                       SaSpawnRequest *request)
+{
+  const uint8_t *pos = payload + 4u * SPAWN_FIXED_WORDS;
+  const uint8_t *end = payload + header->length;
+  int ret;
+
+  memset (request, 0, sizeof *request);
+
+  if (header->type != SA_MSG_SPAWN || header->n_fds != 0 ||
+      header->length < 4u * SPAWN_FIXED_WORDS)
+    return SA_PROTO_INVALID;
+
+  request->flags = read_u32 (payload);
+  request->timeout_ms = read_u32 (payload + 4);
+  request->kill_signal = (int32_t) read_u32 (payload + 8);
+  request->argc = read_u32 (payload + 12);
+  request->envc = read_u32 (payload + 16);
+
+  if ((request->flags & ~SA_SPAWN_FLAGS_ALL) != 0 ||
+      request->kill_signal < 1 || request->kill_signal >= NSIG ||
+      request->argc < 1 ||
+      request->argc > SA_PROTO_MAX_STRINGS ||
+      request->envc > SA_PROTO_MAX_STRINGS - request->argc)
+    return SA_PROTO_INVALID;
+
+  /* Each string needs at least its NUL: reject impossible counts before
+   * allocating for them. */
+  if ((size_t) request->argc + request->envc > (size_t) (end - pos))
+    return SA_PROTO_INVALID;
+
+  request->path = take_string (&pos, end);
+  if (request->path == NULL)
+    return SA_PROTO_INVALID;
+  if (request->flags & SA_SPAWN_FLAG_HAS_CWD)
+    {
+      request->cwd = take_string (&pos, end);
+      if (request->cwd == NULL)
+        return SA_PROTO_INVALID;
+    }
+
+  ret = take_strv (&pos, end, request->argc, &request->argv);
+  if (ret == SA_PROTO_OK)
+    ret = take_strv (&pos, end, request->envc, &request->envp);
+  if (ret == SA_PROTO_OK && pos != end)
+    ret = SA_PROTO_INVALID;        /* trailing bytes */
+  if (ret == SA_PROTO_OK && request->argv[0][0] == '\0')
+    ret = SA_PROTO_INVALID;
+
+  if (ret != SA_PROTO_OK)
+    sa_proto_spawn_clear (request);
+  return ret;
+}
+
+void
+sa_proto_spawn_clear (SaSpawnRequest *request)
+{
+  free (request->argv);
+  free (request->envp);
+  request->argv = NULL;
+  request->envp = NULL;
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sa-protocol.h: the wire protocol between libspawn-async and
+ * spawn-async-helper. Plain C, libc only: the helper links it too.
+ *
+ * See docs/protocol.md for the description of every frame.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SA_PROTO_VERSION          1u
+
+/* Every frame starts with this header (host byte order: both ends live
+ * on one machine and talk over a socketpair). */
+#define SA_PROTO_HEADER_SIZE      12u
+
+/* Hard limits. Anything larger is a protocol error. */
+#define SA_PROTO_MAX_PAYLOAD      (16u * 1024u * 1024u)  /* one frame */
+#define SA_PROTO_MAX_MESSAGE      (64u * 1024u)          /* one datagram */
+#define SA_PROTO_MAX_FDS          3u                     /* per frame */
+#define SA_PROTO_MAX_STRINGS      (1u << 20)             /* argv + env */
+#define SA_PROTO_REPLY_MAX_SIZE   (SA_PROTO_HEADER_SIZE + 16u)
+
+typedef enum
+{
+  /* both directions */
+  SA_MSG_HELLO         = 1,
+  /* library -> helper */
+  SA_MSG_SPAWN         = 2,
+  SA_MSG_KILL          = 3,
+  /* helper -> library */
+  SA_MSG_SPAWNED       = 4,
+  SA_MSG_SPAWN_FAILED  = 5,
+  SA_MSG_EXITED        = 6,
+} SaMsgType;
+
+/* SPAWN flags */
+#define SA_SPAWN_FLAG_STDIN_PIPE  (1u << 0)   /* else stdin is /dev/null */
+#define SA_SPAWN_FLAG_HAS_CWD     (1u << 1)
+#define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_STDIN_PIPE | SA_SPAWN_FLAG_HAS_CWD)
+
+/* SPAWN_FAILED stages */
+typedef enum
+{
+  SA_SPAWN_STAGE_RESOURCES = 1,  /* pipe(), /dev/null, clone() */
+  SA_SPAWN_STAGE_CHDIR     = 2,
+  SA_SPAWN_STAGE_EXEC      = 3,
+} SaSpawnStage;
+
+/* EXITED flags */
+#define SA_EXITED_FLAG_TIMED_OUT  (1u << 0)
+
+typedef struct
+{
+  uint32_t length;   /* payload bytes that follow the header */
+  uint16_t type;     /* SaMsgType */
+  uint16_t n_fds;    /* file descriptors that travel with the frame */
+  uint32_t id;       /* command id; 0 for HELLO */
+} SaProtoHeader;
+
+/* A decoded SPAWN request. The strings point into the payload, which
+ * must outlive the request; only the pointer arrays are allocated. */
+typedef struct
+{
+  uint32_t     flags;
+  uint32_t     timeout_ms;
+  int32_t      kill_signal;
+  const char  *path;     /* PATH to search argv[0] in, "" for none */
+  const char  *cwd;      /* NULL unless SA_SPAWN_FLAG_HAS_CWD */
+  char       **argv;     /* argc entries + NULL */
+  char       **envp;     /* envc entries + NULL */
+  uint32_t     argc;
+  uint32_t     envc;
+} SaSpawnRequest;
+
+/* Result codes of the decoders */
+#define SA_PROTO_OK        0
+#define SA_PROTO_NEED_MORE 1
+#define SA_PROTO_INVALID  (-1)
+#define SA_PROTO_NOMEM    (-2)
+
+int    sa_proto_header_decode   (const uint8_t *data, size_t len, SaProtoHeader *out);
+int    sa_proto_next_frame      (const uint8_t *data, size_t len,
+                                 SaProtoHeader *header, const uint8_t **payload);
+void   sa_proto_header_encode   (uint8_t *out, uint16_t type, uint16_t n_fds,
+                                 uint32_t id, uint32_t length);
+
+/* Frames whose payload is a fixed number of 32-bit words: HELLO (version,
+ * pid), KILL (signal), SPAWNED (pid), SPAWN_FAILED (stage, errno),
+ * EXITED (wait status, flags). */
+size_t sa_proto_words_for_type  (uint16_t type);
+size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
+                                 uint32_t id, const uint32_t *words, size_t n_words);
+int    sa_proto_decode_words    (const SaProtoHeader *header, const uint8_t *payload,
+                                 uint32_t *words, size_t n_words);
+
+/* SPAWN: the size of the whole frame (header included) for these strings,
+ * or 0 when it would exceed SA_PROTO_MAX_PAYLOAD. */
+size_t sa_proto_spawn_size      (const char * const *argv, const char * const *envp,
+                                 const char *path, const char *cwd);
+size_t sa_proto_spawn_encode    (uint8_t *out, uint32_t id, uint32_t flags,
+                                 uint32_t timeout_ms, int32_t kill_signal,
+                                 const char * const *argv, const char * const *envp,
+                                 const char *path, const char *cwd);
+int    sa_proto_spawn_decode    (const SaProtoHeader *header, const uint8_t *payload,
+                                 SaSpawnRequest *request);
+void   sa_proto_spawn_clear     (SaSpawnRequest *request);

@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <signal.h>
+
+#include "sa-spawn-options.h"
+
+/**
+ * SaSpawnOptions:
+ *
+ * How [method@Sa.Worker.aspawn_async] runs one command: its environment,
+ * working directory, standard input, time limit and output limit.
+ *
+ * A worker reads the options when the command is started; changing them
+ * afterwards affects later commands only, so one `SaSpawnOptions` can be
+ * reused for many commands.
+ *
+ * ```js
+ * const options = new Sa.SpawnOptions({
+ *     cwd: '/tmp',
+ *     timeout_ms: 5000,
+ *     input: new GLib.Bytes(new TextEncoder().encode('hello\n')),
+ * });
+ * ```
+ */
+struct _SaSpawnOptions
+{
+  GObject  parent_instance;
+
+  char   **env;
+  char    *cwd;
+  GBytes  *input;
+  guint    timeout_ms;
+  int      kill_signal;
+  guint64  max_output;
+};
+
+G_DEFINE_FINAL_TYPE (SaSpawnOptions, sa_spawn_options, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_ENV,
+  PROP_CWD,
+  PROP_INPUT,
+  PROP_TIMEOUT_MS,
+  PROP_KILL_SIGNAL,
+  PROP_MAX_OUTPUT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/**
+ * sa_spawn_options_new:
+ *
+ * Creates options with every property at its default: the caller's
+ * environment, the caller's working directory, stdin from `/dev/null`,
+ * no timeout, `SIGTERM` as kill signal and
+ * %SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT as output limit.
+ *
+ * Returns: (transfer full): new options
+ */
+SaSpawnOptions *
+sa_spawn_options_new (void)
+{
+  return g_object_new (SA_TYPE_SPAWN_OPTIONS, NULL);
+}
+
+static void
+sa_spawn_options_finalize (GObject *object)
+{
+  SaSpawnOptions *self = (SaSpawnOptions *)object;
+
+  g_clear_pointer (&self->env, g_strfreev);
+  g_clear_pointer (&self->cwd, g_free);
+  g_clear_pointer (&self->input, g_bytes_unref);
+
+  G_OBJECT_CLASS (sa_spawn_options_parent_class)->finalize (object);
+}
+
+static void
+sa_spawn_options_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  SaSpawnOptions *self = SA_SPAWN_OPTIONS (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENV:
+      g_value_set_boxed (value, self->env);
+      break;
+    case PROP_CWD:
+      g_value_set_string (value, self->cwd);
+      break;
+    case PROP_INPUT:
+      g_value_set_boxed (value, self->input);
+      break;
+    case PROP_TIMEOUT_MS:
+      g_value_set_uint (value, self->timeout_ms);
+      break;
+    case PROP_KILL_SIGNAL:
+      g_value_set_int (value, self->kill_signal);
+      break;
+    case PROP_MAX_OUTPUT:
+      g_value_set_uint64 (value, self->max_output);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sa_spawn_options_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  SaSpawnOptions *self = SA_SPAWN_OPTIONS (object);
+
+  switch (prop_id)
+    {
+    case PROP_ENV:
+      sa_spawn_options_set_env (self, g_value_get_boxed (value));
+      break;
+    case PROP_CWD:
+      sa_spawn_options_set_cwd (self, g_value_get_string (value));
+      break;
+    case PROP_INPUT:
+      sa_spawn_options_set_input (self, g_value_get_boxed (value));
+      break;
+    case PROP_TIMEOUT_MS:
+      sa_spawn_options_set_timeout_ms (self, g_value_get_uint (value));
+      break;
+    case PROP_KILL_SIGNAL:
+      sa_spawn_options_set_kill_signal (self, g_value_get_int (value));
+      break;
+    case PROP_MAX_OUTPUT:
+      sa_spawn_options_set_max_output (self, g_value_get_uint64 (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = sa_spawn_options_finalize;
+  object_class->get_property = sa_spawn_options_get_property;
+  object_class->set_property = sa_spawn_options_set_property;
+
+  /**
+   * SaSpawnOptions:env:
+   *
+   * The child's exact environment, as `NAME=value` entries. %NULL (the
+   * default) gives the child the caller's environment as it is when the
+   * command is started. An entry without `=` fails the command with
+   * `G_IO_ERROR_INVALID_ARGUMENT`.
+   *
+   * `argv[0]` without a `/` is looked up in the `PATH` of this
+   * environment, or in the caller's `PATH` when it has none.
+   */
+  properties[PROP_ENV] =
+    g_param_spec_boxed ("env", NULL, NULL,
+                        G_TYPE_STRV,
+                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:cwd:
+   *
+   * The child's working directory; %NULL: the caller's. A directory that
+   * does not exist fails the command with `G_SPAWN_ERROR_CHDIR`.
+   */
+  properties[PROP_CWD] =
+    g_param_spec_string ("cwd", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:input:
+   *
+   * Bytes written to the child's standard input, which is then closed.
+   * Any size works, also when the child exits without reading it.
+   * %NULL (the default): stdin is `/dev/null`.
+   */
+  properties[PROP_INPUT] =
+    g_param_spec_boxed ("input", NULL, NULL,
+                        G_TYPE_BYTES,
+                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:timeout-ms:
+   *
+   * Milliseconds the child may run; 0 (the default): no limit. When it
+   * expires the helper sends the child's whole process group
+   * [property@Sa.SpawnOptions:kill-signal], then `SIGKILL` one second
+   * later if anything in it is still alive. The result then says
+   * [method@Sa.Result.get_timed_out].
+   */
+  properties[PROP_TIMEOUT_MS] =
+    g_param_spec_uint ("timeout-ms", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:kill-signal:
+   *
+   * The signal sent to the child's process group on a timeout or when it
+   * exceeds [property@Sa.SpawnOptions:max-output]; `SIGTERM` by default.
+   * A number that is not a signal fails the command with
+   * `G_IO_ERROR_INVALID_ARGUMENT`.
+   */
+  properties[PROP_KILL_SIGNAL] =
+    g_param_spec_int ("kill-signal", NULL, NULL,
+                      G_MININT, G_MAXINT, SIGTERM,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:max-output:
+   *
+   * The most bytes kept of each of stdout and stderr; 0: no limit. Past
+   * it the child's process group gets the kill signal, the output is
+   * truncated to the limit and [method@Sa.Result.get_output_truncated]
+   * is %TRUE. The default, %SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT (1 GiB),
+   * only stops runaway children.
+   */
+  properties[PROP_MAX_OUTPUT] =
+    g_param_spec_uint64 ("max-output", NULL, NULL,
+                         0, G_MAXUINT64, SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+sa_spawn_options_init (SaSpawnOptions *self)
+{
+  self->kill_signal = SIGTERM;
+  self->max_output = SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT;
+}
+
+/**
+ * sa_spawn_options_get_env:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: (nullable) (array zero-terminated=1) (transfer none): the
+ *   child's environment, or %NULL for the caller's
+ */
+const char * const *
+sa_spawn_options_get_env (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), NULL);
+
+  return (const char * const *)self->env;
+}
+
+/**
+ * sa_spawn_options_set_env:
+ * @self: a #SaSpawnOptions
+ * @env: (nullable) (array zero-terminated=1): `NAME=value` entries, or
+ *   %NULL for the caller's environment
+ *
+ * Sets [property@Sa.SpawnOptions:env].
+ */
+void
+sa_spawn_options_set_env (SaSpawnOptions     *self,
+                          const char * const *env)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->env == NULL && env == NULL)
+    return;
+  if (self->env != NULL && env != NULL &&
+      g_strv_equal ((const char * const *)self->env, env))
+    return;
+
+  g_strfreev (self->env);
+  self->env = g_strdupv ((char **)env);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ENV]);
+}
+
+/**
+ * sa_spawn_options_get_cwd:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: (nullable): the child's working directory
+ */
+const char *
+sa_spawn_options_get_cwd (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), NULL);
+
+  return self->cwd;
+}
+
+/**
+ * sa_spawn_options_set_cwd:
+ * @self: a #SaSpawnOptions
+ * @cwd: (nullable) (type filename): a directory, or %NULL for the caller's
+ *
+ * Sets [property@Sa.SpawnOptions:cwd].
+ */
+void
+sa_spawn_options_set_cwd (SaSpawnOptions *self,
+                          const char     *cwd)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (g_strcmp0 (self->cwd, cwd) == 0)
+    return;
+
+  g_free (self->cwd);
+  self->cwd = g_strdup (cwd);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CWD]);
+}
+
+/**
+ * sa_spawn_options_get_input:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: (nullable) (transfer none): the bytes for the child's stdin
+ */
+GBytes *
+sa_spawn_options_get_input (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), NULL);
+
+  return self->input;
+}
+
+/**
+ * sa_spawn_options_set_input:
+ * @self: a #SaSpawnOptions
+ * @input: (nullable): bytes for the child's stdin, or %NULL for `/dev/null`
+ *
+ * Sets [property@Sa.SpawnOptions:input].
+ */
+void
+sa_spawn_options_set_input (SaSpawnOptions *self,
+                            GBytes         *input)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->input == input)
+    return;
+
+  g_clear_pointer (&self->input, g_bytes_unref);
+  self->input = input ? g_bytes_ref (input) : NULL;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_INPUT]);
+}
+
+/**
+ * sa_spawn_options_get_timeout_ms:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: the time limit in milliseconds, 0 for none
+ */
+guint
+sa_spawn_options_get_timeout_ms (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), 0);
+
+  return self->timeout_ms;
+}
+
+/**
+ * sa_spawn_options_set_timeout_ms:
+ * @self: a #SaSpawnOptions
+ * @timeout_ms: milliseconds, 0 for no limit
+ *
+ * Sets [property@Sa.SpawnOptions:timeout-ms].
+ */
+void
+sa_spawn_options_set_timeout_ms (SaSpawnOptions *self,
+                                 guint           timeout_ms)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->timeout_ms == timeout_ms)
+    return;
+
+  self->timeout_ms = timeout_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT_MS]);
+}
+
+/**
+ * sa_spawn_options_get_kill_signal:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: the signal sent on a timeout or an exceeded output limit
+ */
+int
+sa_spawn_options_get_kill_signal (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), SIGTERM);
+
+  return self->kill_signal;
+}
+
+/**
+ * sa_spawn_options_set_kill_signal:
+ * @self: a #SaSpawnOptions
+ * @kill_signal: a signal number, such as `SIGTERM` or `SIGINT`
+ *
+ * Sets [property@Sa.SpawnOptions:kill-signal].
+ */
+void
+sa_spawn_options_set_kill_signal (SaSpawnOptions *self,
+                                  int             kill_signal)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->kill_signal == kill_signal)
+    return;
+
+  self->kill_signal = kill_signal;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KILL_SIGNAL]);
+}
+
+/**
+ * sa_spawn_options_get_max_output:
+ * @self: a #SaSpawnOptions
+ *
+ * Returns: the most bytes kept per stream, 0 for no limit
+ */
+guint64
+sa_spawn_options_get_max_output (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), 0);
+
+  return self->max_output;
+}
+
+/**
+ * sa_spawn_options_set_max_output:
+ * @self: a #SaSpawnOptions
+ * @max_output: bytes per stream, 0 for no limit
+ *
+ * Sets [property@Sa.SpawnOptions:max-output].
+ */
+void
+sa_spawn_options_set_max_output (SaSpawnOptions *self,
+                                 guint64         max_output)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->max_output == max_output)
+    return;
+
+  self->max_output = max_output;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_OUTPUT]);
+}

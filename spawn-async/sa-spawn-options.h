@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(SPAWN_ASYNC_INSIDE) && !defined(SPAWN_ASYNC_COMPILATION)
+# error "Only <spawn-async.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "sa-version-macros.h"
+
+G_BEGIN_DECLS
+
+/**
+ * SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT:
+ *
+ * The default of [property@Sa.SpawnOptions:max-output]: 1 GiB per stream.
+ */
+#define SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT (G_GUINT64_CONSTANT (1) << 30)
+
+#define SA_TYPE_SPAWN_OPTIONS (sa_spawn_options_get_type ())
+
+SA_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (SaSpawnOptions, sa_spawn_options, SA, SPAWN_OPTIONS, GObject)
+
+SA_AVAILABLE_IN_1_0
+SaSpawnOptions      *sa_spawn_options_new            (void);
+
+SA_AVAILABLE_IN_1_0
+const char * const  *sa_spawn_options_get_env        (SaSpawnOptions     *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_env        (SaSpawnOptions     *self,
+                                                      const char * const *env);
+SA_AVAILABLE_IN_1_0
+const char          *sa_spawn_options_get_cwd        (SaSpawnOptions     *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_cwd        (SaSpawnOptions     *self,
+                                                      const char         *cwd);
+SA_AVAILABLE_IN_1_0
+GBytes              *sa_spawn_options_get_input      (SaSpawnOptions     *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_input      (SaSpawnOptions     *self,
+                                                      GBytes             *input);
+SA_AVAILABLE_IN_1_0
+guint                sa_spawn_options_get_timeout_ms (SaSpawnOptions     *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_timeout_ms (SaSpawnOptions     *self,
+                                                      guint               timeout_ms);
+SA_AVAILABLE_IN_1_0
+int                  sa_spawn_options_get_kill_signal (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_kill_signal (SaSpawnOptions    *self,
+                                                       int                kill_signal);
+SA_AVAILABLE_IN_1_0
+guint64              sa_spawn_options_get_max_output (SaSpawnOptions     *self);
+SA_AVAILABLE_IN_1_0
+void                 sa_spawn_options_set_max_output (SaSpawnOptions     *self,
+                                                      guint64             max_output);
+
+G_END_DECLS
