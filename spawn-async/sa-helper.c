@@ -730,7 +730,8 @@ shut_down (int status)
 static void
 setup_process (pid_t parent)
 {
-  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  struct { void (*handler) (int); unsigned long flags; void (*restorer) (void); uint64_t mask; }
+    dfl = { SIG_DFL, 0, NULL, 0 };   /* the kernel's struct sigaction */
   sigset_t mask;
   struct rlimit limit;
   int fd;
@@ -742,9 +743,12 @@ setup_process (pid_t parent)
   if (fd >= 0)
     close (fd);
 
+  /* Every disposition back to SIG_DFL, so that children inherit them.
+   * The raw system call also reaches the signals glibc keeps for itself
+   * (32, 33), which its posix_spawn leaves ignored. */
   for (int signum = 1; signum < NSIG; signum++)
     if (signum != SIGKILL && signum != SIGSTOP)
-      sigaction (signum, &dfl, NULL);
+      syscall (SYS_rt_sigaction, signum, &dfl, NULL, (size_t) (NSIG - 1) / 8);
 
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
