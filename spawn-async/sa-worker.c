@@ -459,6 +459,14 @@ prepare_command (GTask               *task,
  *
  * Any number of commands may be in flight at once; each gets its own
  * answer, in the order they end.
+ *
+ * The command has ended when its child has exited and its stdout and
+ * stderr are closed. A child that leaves a background process holding
+ * them open (a daemon, `sh -c 'server &'`) does not hold the answer: it
+ * comes 100 ms after the child exited, with the output read until then,
+ * and the pipes are closed; the background process is left running in
+ * the child's process group (until the worker is destroyed, which kills
+ * the groups of the commands still pending only).
  */
 void
 sa_worker_aspawn_async (SaWorker            *self,
