@@ -32,20 +32,25 @@ async function withTmpDir(fn) {
 }
 
 test('invalid arguments fail through the callback', () => withWorker(async worker => {
-    await assertRejects(worker.aspawn_async([], null, null),
-        Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT);
+    const cases = [
+        [[], null, Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT, ''],
+        [['true'], new Sa.SpawnOptions({env: ['PATH=/usr/bin:/bin', 'NOEQUALSIGN']}),
+            Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT, 'NOEQUALSIGN'],
+        [['sa-no-such-program'], null, GLib.SpawnError, GLib.SpawnError.NOENT,
+            'sa-no-such-program'],
+        [['true'], new Sa.SpawnOptions({kill_signal: 0}),
+            Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT, '0'],
+    ];
+    for (const [argv, options, domain, code, named] of cases) {
+        // eslint-disable-next-line no-await-in-loop
+        const err = await assertRejects(worker.aspawn_async(argv, options, null), domain, code);
+        assertTrue(err.message.includes(named),
+            `the message ${JSON.stringify(err.message)} names ${JSON.stringify(named)}`);
 
-    const options = new Sa.SpawnOptions({env: ['PATH=/usr/bin:/bin', 'NOEQUALSIGN']});
-    await assertRejects(worker.aspawn_async(['true'], options, null),
-        Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT);
-
-    const err = await assertRejects(worker.aspawn_async(['sa-no-such-program'], null, null),
-        GLib.SpawnError, GLib.SpawnError.NOENT);
-    assertTrue(err.message.includes('sa-no-such-program'),
-        `the message ${JSON.stringify(err.message)} names the program`);
-
-    const result = await spawn(worker, ['echo', 'still working']);
-    assertEqual(result.get_stdout(), 'still working\n', 'stdout after the errors');
+        // eslint-disable-next-line no-await-in-loop
+        const result = await spawn(worker, ['echo', 'still working']);
+        assertEqual(result.get_stdout(), 'still working\n', `stdout after ${JSON.stringify(argv)}`);
+    }
 }));
 
 test('echo prints hello world', () => withWorker(async worker => {
@@ -110,6 +115,8 @@ test('a child killed by SIGUSR2', () => withWorker(async worker => {
 test('the helper killed with a command pending', () => withTmpDir(dir => withWorker(async worker => {
     const exits = [];
     worker.connect('exit', (_worker, error) => exits.push(error));
+    const notified = [];
+    worker.connect('notify::helper-pid', () => notified.push(worker.helper_pid));
     const oldHelper = worker.helper_pid;
     assertTrue(oldHelper > 0, 'helper-pid is set');
 
@@ -136,11 +143,16 @@ test('the helper killed with a command pending', () => withTmpDir(dir => withWor
 
     await waitUntil(() => worker.helper_pid !== 0 && worker.helper_pid !== oldHelper,
         'a new helper');
+    const newHelper = worker.helper_pid;
+    await waitUntil(() => notified.includes(newHelper), 'notify::helper-pid for the new helper');
+    assertTrue(!notified.includes(oldHelper), 'no notification of the old helper');
     await assertPidGone(oldHelper);
     await assertPidGone(sleepPid);
 
     const result = await spawn(worker, ['echo', 'after restart']);
     assertEqual(result.get_stdout(), 'after restart\n', 'stdout after the restart');
+    assertEqual(worker.helper_pid, newHelper, 'helper-pid after the restart');
+    assertEqual(exits.length, 1, 'exit signals at the end');
 })));
 
 test('destroy with a command pending', () => withTmpDir(async dir => {

@@ -28,6 +28,8 @@ def env_options(env):
                  id='env-without-equal-sign'),
     pytest.param(['sa-no-such-program'], None, SPAWN_ERROR, GLib.SpawnError.NOENT,
                  'sa-no-such-program', id='no-such-program'),
+    pytest.param(['true'], Sa.SpawnOptions(kill_signal=0), IO_ERROR,
+                 Gio.IOErrorEnum.INVALID_ARGUMENT, '0', id='kill-signal-0'),
 ])
 def test_invalid_arguments(worker, argv, options, domain, code, named):
     call = Call(worker, argv, options)
@@ -102,6 +104,8 @@ def test_killed_by_signal(worker):
 def test_helper_killed(worker, tmp_path):
     exits = []
     worker.connect('exit', lambda w, error: exits.append(error))
+    notified = []
+    worker.connect('notify::helper-pid', lambda w, pspec: notified.append(w.props.helper_pid))
     old_helper = worker.props.helper_pid
     assert old_helper > 0
 
@@ -122,11 +126,16 @@ def test_helper_killed(worker, tmp_path):
                  'worker process exited unexpectedly')
 
     wait_for(lambda: worker.props.helper_pid not in (0, old_helper), 'a new helper')
+    new_helper = worker.props.helper_pid
+    wait_for(lambda: new_helper in notified, 'notify::helper-pid for the new helper')
+    assert old_helper not in notified
     assert_pid_gone(old_helper)
     assert_pid_gone(sleep_pid)
 
     result = spawn(worker, ['echo', 'after restart'])
     assert result.get_stdout() == 'after restart\n'
+    assert worker.props.helper_pid == new_helper
+    assert len(exits) == 1
 
 
 def test_destroy_pending(worker, tmp_path):
