@@ -160,6 +160,30 @@ def test_cancel_before(worker, tmp_path):
     assert not marker.exists()
 
 
+def test_cancel_right_after_call(worker, tmp_path):
+    # Cancelled while the command is queued or being spawned: whether or
+    # not the child got to start, the call fails with CANCELLED and no
+    # process is left.
+    calls = []
+    for i in range(20):
+        pid_file = tmp_path / f'{i}.pid'
+        cancellable = Gio.Cancellable()
+        calls.append((Call(worker, ['sh', '-c', f'echo $$ > {pid_file}; exec sleep 100'],
+                           cancellable=cancellable), pid_file))
+        cancellable.cancel()
+    for call, _ in calls:
+        with pytest.raises(GLib.Error) as excinfo:
+            call.wait()
+        assert_error(excinfo.value, IO_ERROR, Gio.IOErrorEnum.CANCELLED)
+
+    # The helper handles commands in order: once this one ran, every
+    # child of the cancelled calls that was going to start has started.
+    assert spawn(worker, ['sleep', '0.2']).check()
+    started = [read_pid_file(pid_file) for _, pid_file in calls if pid_file.exists()]
+    if started:
+        assert_groups_gone(started)
+
+
 def test_binary_output(worker):
     result = spawn(worker, ['printf', r'\000\377\376abc'])
     assert result.get_stdout_bytes().get_data() == b'\x00\xff\xfeabc'
