@@ -421,7 +421,9 @@ cancelled (GCancellable *cancellable,
 {
   SaCommand *self = user_data;
 
-  clear_source (&self->cancel_source);
+  /* The source is let go in sa_command_free(), not here: GLib 2.74 can
+   * leak a GCancellableSource whose last reference is dropped while the
+   * cancelling thread is still emitting ::cancelled. */
 
   if (self->task != NULL)
     {

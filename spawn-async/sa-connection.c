@@ -70,6 +70,7 @@ struct _SaConnection
   GQueue                 incoming;
   gboolean               startup_done;
   GError                *startup_error;
+  gboolean               startup_failed;  /* the I/O thread's own copy */
 
   /* The I/O thread's own. */
   GPid                   helper_pid;
@@ -122,6 +123,8 @@ static void
 report_startup (SaConnection *self,
                 const GError *error)
 {
+  self->startup_failed = error != NULL;
+
   g_mutex_lock (&self->lock);
   self->startup_done = TRUE;
   if (error != NULL)
@@ -425,16 +428,23 @@ reap_helper (SaConnection *self,
     return;
   self->helper_pid = 0;
 
-  pidfd = (int)syscall (SYS_pidfd_open, pid, 0);
-  if (grace_ms > 0 && pidfd >= 0)
+  pidfd = grace_ms > 0 ? (int)syscall (SYS_pidfd_open, pid, 0) : -1;
+  if (pidfd >= 0)
     {
       struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 
       while (poll (&pfd, 1, (int)grace_ms) < 0 && errno == EINTR)
         ;
+      close (pidfd);
     }
-  if (pidfd >= 0)
-    close (pidfd);
+  else if (grace_ms > 0)
+    {
+      /* No pidfd (old kernel, valgrind): poll for the exit. */
+      gint64 deadline = g_get_monotonic_time () + grace_ms * G_TIME_SPAN_MILLISECOND;
+
+      while (waitpid (pid, NULL, WNOHANG) == 0 && g_get_monotonic_time () < deadline)
+        g_usleep (G_TIME_SPAN_MILLISECOND);
+    }
 
   if (waitpid (pid, NULL, WNOHANG) == 0)
     {
@@ -860,10 +870,13 @@ io_thread (gpointer data)
 
   g_main_context_push_thread_default (self->context);
 
-  if (start_helper (self, &error))
-    g_main_loop_run (self->loop);
-  else
+  if (!start_helper (self, &error))
     report_startup (self, error);
+
+  /* The helper may also have failed inside start_helper(), before the
+   * loop could run (it died before the HELLO was written). */
+  if (!self->startup_failed)
+    g_main_loop_run (self->loop);
 
   g_main_context_pop_thread_default (self->context);
   return NULL;
