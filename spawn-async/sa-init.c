@@ -6,7 +6,10 @@
 #include "sa-debug-private.h"
 
 /* The library binds its own text domain, so that its messages are
- * translated whatever the application does. */
+ * translated whatever the application does. The catalogs are those
+ * installed in LOCALEDIR, unless SPAWN_ASYNC_LOCALEDIR names another
+ * directory of LANG/LC_MESSAGES/spawn-async-1.mo files (the build
+ * tree's po/ directory, for the tests). */
 void
 sa_init_i18n (void)
 {
@@ -14,7 +17,12 @@ sa_init_i18n (void)
 
   if (g_once_init_enter (&initialized))
     {
-      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      const char *localedir = g_getenv ("SPAWN_ASYNC_LOCALEDIR");
+
+      if (localedir == NULL || localedir[0] == '\0')
+        localedir = LOCALEDIR;
+
+      bindtextdomain (GETTEXT_PACKAGE, localedir);
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
       g_once_init_leave (&initialized, 1);
     }

@@ -239,6 +239,8 @@ sa_result_get_if_exited (SaResult *self)
  * sa_result_get_exit_status:
  * @self: a #SaResult
  *
+ * The status the child passed to `exit()`, as `WEXITSTATUS()` gives it.
+ *
  * Returns: the child's exit status, or -1 when it did not exit (see
  *   [method@Sa.Result.get_if_signaled])
  */
@@ -271,6 +273,9 @@ sa_result_get_if_signaled (SaResult *self)
 /**
  * sa_result_get_term_sig:
  * @self: a #SaResult
+ *
+ * The number of the signal that killed the child, as `WTERMSIG()` gives
+ * it; see [method@Sa.Result.get_if_signaled].
  *
  * Returns: the signal that killed the child, or 0 when none did
  */

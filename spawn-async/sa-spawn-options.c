@@ -247,6 +247,8 @@ sa_spawn_options_init (SaSpawnOptions *self)
  * sa_spawn_options_get_env:
  * @self: a #SaSpawnOptions
  *
+ * Gets [property@Sa.SpawnOptions:env].
+ *
  * Returns: (nullable) (array zero-terminated=1) (transfer none): the
  *   child's environment, or %NULL for the caller's
  */
@@ -287,6 +289,8 @@ sa_spawn_options_set_env (SaSpawnOptions     *self,
  * sa_spawn_options_get_cwd:
  * @self: a #SaSpawnOptions
  *
+ * Gets [property@Sa.SpawnOptions:cwd].
+ *
  * Returns: (nullable): the child's working directory
  */
 const char *
@@ -321,6 +325,8 @@ sa_spawn_options_set_cwd (SaSpawnOptions *self,
 /**
  * sa_spawn_options_get_input:
  * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:input].
  *
  * Returns: (nullable) (transfer none): the bytes for the child's stdin
  */
@@ -357,6 +363,8 @@ sa_spawn_options_set_input (SaSpawnOptions *self,
  * sa_spawn_options_get_timeout_ms:
  * @self: a #SaSpawnOptions
  *
+ * Gets [property@Sa.SpawnOptions:timeout-ms].
+ *
  * Returns: the time limit in milliseconds, 0 for none
  */
 guint
@@ -391,6 +399,8 @@ sa_spawn_options_set_timeout_ms (SaSpawnOptions *self,
  * sa_spawn_options_get_kill_signal:
  * @self: a #SaSpawnOptions
  *
+ * Gets [property@Sa.SpawnOptions:kill-signal].
+ *
  * Returns: the signal sent on a timeout or an exceeded output limit
  */
 int
@@ -424,6 +434,8 @@ sa_spawn_options_set_kill_signal (SaSpawnOptions *self,
 /**
  * sa_spawn_options_get_max_output:
  * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:max-output].
  *
  * Returns: the most bytes kept per stream, 0 for no limit
  */

@@ -582,6 +582,8 @@ sa_worker_destroy (SaWorker *self)
  * sa_worker_get_helper_pid:
  * @self: a #SaWorker
  *
+ * Gets the process id of the worker's running helper.
+ *
  * Returns: the value of [property@Sa.Worker:helper-pid]
  */
 GPid
