@@ -69,6 +69,10 @@ sa_result_class_init (SaResultClass *klass)
 static void
 sa_result_init (SaResult *self)
 {
+  /* What a result made by g_object_new() alone (from a binding) holds. */
+  self->streams[0] = g_bytes_new_static ("", 0);
+  self->streams[1] = g_bytes_new_static ("", 0);
+  self->wait_status = 0;
 }
 
 static GBytes *
@@ -96,6 +100,8 @@ sa_result_new (GPid      pid,
 
   self->pid = pid;
   self->wait_status = wait_status;
+  g_bytes_unref (self->streams[0]);
+  g_bytes_unref (self->streams[1]);
   self->streams[0] = bytes_take (stdout_data, stdout_len);
   self->streams[1] = bytes_take (stderr_data, stderr_len);
   self->timed_out = !!timed_out;

@@ -15,7 +15,7 @@ async void run (Sa.Worker worker) throws Error {
     // Bytes for the child's stdin.
     var with_input = new Sa.SpawnOptions ();
     with_input.input = new Bytes ("cherry\napple\nbanana\n".data);
-    var sorted = yield worker.aspawn_async ({ "sort" }, with_input, null);
+    var sorted = yield worker.aspawn ({ "sort" }, with_input, null);
     sorted.check ();
     print ("sort: %s\n", words (sorted.get_stdout ()));
 
@@ -26,9 +26,9 @@ async void run (Sa.Worker worker) throws Error {
     Error? echo_error = null;
     for (var i = 0; i < echo_words.length; i++) {
         var index = i;
-        worker.aspawn_async.begin ({ "echo", echo_words[i] }, null, null, (obj, res) => {
+        worker.aspawn.begin ({ "echo", echo_words[i] }, null, null, (obj, res) => {
             try {
-                echoes[index] = words (worker.aspawn_async.end (res).get_stdout ());
+                echoes[index] = words (worker.aspawn.end (res).get_stdout ());
             } catch (Error e) {
                 echo_error = e;
             }
@@ -42,7 +42,7 @@ async void run (Sa.Worker worker) throws Error {
     print ("parallel: %s\n", string.joinv (" ", echoes));
 
     // A child that fails still has a result; check() throws for it.
-    var failed = yield worker.aspawn_async ({ "sh", "-c", "echo oops >&2; exit 3" }, null, null);
+    var failed = yield worker.aspawn ({ "sh", "-c", "echo oops >&2; exit 3" }, null, null);
     try {
         failed.check ();
     } catch (Error e) {
@@ -52,7 +52,7 @@ async void run (Sa.Worker worker) throws Error {
 
     // A program that cannot run has no result: aspawn throws.
     try {
-        yield worker.aspawn_async ({ "spawn-async-no-such-program" }, null, null);
+        yield worker.aspawn ({ "spawn-async-no-such-program" }, null, null);
     } catch (SpawnError.NOENT e) {
         print ("not found: %s\n", e.message);
     }
@@ -60,7 +60,7 @@ async void run (Sa.Worker worker) throws Error {
     // The child's process group gets SIGTERM after 100 ms.
     var with_timeout = new Sa.SpawnOptions ();
     with_timeout.timeout_ms = 100;
-    var slow = yield worker.aspawn_async ({ "sleep", "10" }, with_timeout, null);
+    var slow = yield worker.aspawn ({ "sleep", "10" }, with_timeout, null);
     try {
         slow.check ();
     } catch (IOError.TIMED_OUT e) {
