@@ -220,9 +220,13 @@ static void
 send_command (SaConnection *self,
               SaCommand    *command)
 {
+  if (command->task != NULL &&
+      g_cancellable_is_cancelled (g_task_get_cancellable (command->task)))
+    sa_command_fail (command, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                   _("Operation was cancelled")));
   if (command->task == NULL)
     {
-      /* Cancelled while it waited for a helper. */
+      /* Cancelled before it could be sent: it never starts. */
       sa_command_free (command);
       return;
     }

@@ -16,6 +16,11 @@
  *    signal, then SIGKILL after KILL_GRACE_MS;
  *  - KILL: signal a child's process group (cancellation, output limit).
  *
+ * A child's process group is remembered after the child is reaped for as
+ * long as something in it lives (a background job, a daemon that did not
+ * call setsid()): it is part of the command, and is killed with the rest.
+ * The helper is a child subreaper, so such orphans are its own children.
+ *
  * When the socket closes, a frame is malformed, or the parent dies
  * (PR_SET_PDEATHSIG), every child's process group is killed and the
  * helper exits. libc only: no GLib here.
@@ -47,6 +52,7 @@
 #define CHILD_STACK_SIZE     (64 * 1024)
 #define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
 #define INPUT_SHRINK_ABOVE   (1024 * 1024)
+#define LINGER_CHECK_MS      1000    /* how often to look at lingering groups */
 
 typedef struct
 {
@@ -56,7 +62,7 @@ typedef struct
   int64_t  deadline;       /* timeout, ms on CLOCK_MONOTONIC; 0: none */
   int64_t  kill_deadline;  /* SIGKILL the group then; 0: none */
   bool     timed_out;
-  bool     reaped;         /* kept only to SIGKILL the group later */
+  bool     reaped;         /* kept for its group: a kill is due, or it lingers */
 } Child;
 
 typedef struct
@@ -94,6 +100,7 @@ static struct
   size_t   replies_capacity;
   void    *child_stack;
   int      max_fd;
+  int64_t  next_linger_check;
 } helper;
 
 static void shut_down (int status) __attribute__ ((noreturn));
@@ -256,6 +263,29 @@ signal_group (Child *child, int signum, int64_t now)
     child->kill_deadline = 0;
 }
 
+static bool
+group_alive (pid_t pgid)
+{
+  return kill (-pgid, 0) == 0 || errno != ESRCH;
+}
+
+/* Forgets the groups of reaped children once nothing in them lives. */
+static void
+prune_groups (void)
+{
+  size_t i = 0;
+
+  while (i < helper.n_children)
+    {
+      Child *child = &helper.children[i];
+
+      if (child->reaped && child->kill_deadline == 0 && !group_alive (child->pid))
+        remove_child (child);     /* the last one moved to i */
+      else
+        i++;
+    }
+}
+
 static void
 reap_children (void)
 {
@@ -265,7 +295,7 @@ reap_children (void)
       pid_t pid = waitpid (-1, &status, WNOHANG);
 
       if (pid <= 0)
-        return;
+        break;
 
       for (size_t i = 0; i < helper.n_children; i++)
         {
@@ -281,19 +311,21 @@ reap_children (void)
 
           child->reaped = true;
           child->deadline = 0;
-          if (child->kill_deadline == 0)
-            remove_child (child);
           break;
         }
     }
+
+  /* Orphans of a group are this helper's children too (subreaper): their
+   * deaths land here, so an emptied group is forgotten at once. */
+  prune_groups ();
 }
 
 static void
 run_deadlines (int64_t now)
 {
-  size_t i = 0;
+  bool lingering = false;
 
-  while (i < helper.n_children)
+  for (size_t i = 0; i < helper.n_children; i++)
     {
       Child *child = &helper.children[i];
 
@@ -305,11 +337,13 @@ run_deadlines (int64_t now)
         }
       if (child->kill_deadline != 0 && now >= child->kill_deadline)
         signal_group (child, SIGKILL, now);
+      lingering |= child->reaped;
+    }
 
-      if (child->reaped && child->kill_deadline == 0)
-        remove_child (child);     /* the last one moved to i */
-      else
-        i++;
+  if (lingering && now >= helper.next_linger_check)
+    {
+      prune_groups ();
+      helper.next_linger_check = now + LINGER_CHECK_MS;
     }
 }
 
@@ -321,6 +355,9 @@ poll_timeout (int64_t now)
   for (size_t i = 0; i < helper.n_children; i++)
     {
       const Child *child = &helper.children[i];
+
+      if (child->reaped && (next == 0 || helper.next_linger_check < next))
+        next = helper.next_linger_check;
 
       if (child->deadline != 0 && (next == 0 || child->deadline < next))
         next = child->deadline;
@@ -765,6 +802,8 @@ setup_process (pid_t parent)
 
   /* The library also sees the socket close; this is the second line. */
   prctl (PR_SET_PDEATHSIG, SIGTERM);
+  /* Orphaned descendants of children come to the helper, not to init. */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
   if (parent > 0 && getppid () != parent)
     exit (EXIT_SUCCESS);
 

@@ -464,9 +464,10 @@ prepare_command (GTask               *task,
  * stderr are closed. A child that leaves a background process holding
  * them open (a daemon, `sh -c 'server &'`) does not hold the answer: it
  * comes 100 ms after the child exited, with the output read until then,
- * and the pipes are closed; the background process is left running in
- * the child's process group (until the worker is destroyed, which kills
- * the groups of the commands still pending only).
+ * and the pipes are closed. The background process keeps running, but it
+ * is still part of the command: it is killed with the child's process
+ * group when the worker is destroyed or the caller exits. A daemon that
+ * should outlive the worker leaves the group with `setsid()`.
  */
 void
 sa_worker_aspawn_async (SaWorker            *self,

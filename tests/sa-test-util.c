@@ -134,6 +134,36 @@ count_processes (GPid pgid,
   return count;
 }
 
+/* "pid ppid state cmdline" of each live member, for failure messages
+ * (without forking: some tests forbid it). Leaks: the test is over. */
+static char *
+describe_group (GPid pgid)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  GString *out = g_string_new (NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      char state;
+      GPid ppid, pgrp;
+      GPid pid = (GPid)g_ascii_strtoll (name, NULL, 10);
+      g_autofree char *path = g_strdup_printf ("/proc/%s/cmdline", name);
+      g_autofree char *cmdline = NULL;
+      gsize len = 0;
+
+      if (pid <= 0 || !read_stat (pid, &state, &ppid, &pgrp) || pgrp != pgid)
+        continue;
+      if (g_file_get_contents (path, &cmdline, &len, NULL))
+        for (gsize i = 0; i + 1 < len; i++)
+          if (cmdline[i] == '\0')
+            cmdline[i] = ' ';
+      g_string_append_printf (out, "  %d (parent %d) %c %s\n", pid, ppid, state,
+                              cmdline ? cmdline : "?");
+    }
+  return g_string_free (out, FALSE);
+}
+
 guint
 sa_test_group_size (GPid pgid)
 {
@@ -157,7 +187,8 @@ sa_test_assert_group_gone (GPid  pgid,
   while ((left = sa_test_group_size (pgid)) > 0 && g_get_monotonic_time () < deadline)
     g_usleep (2000);
   if (left > 0)
-    g_error ("%u process(es) of group %d still alive after %u ms", left, pgid, timeout_ms);
+    g_error ("%u process(es) of group %d still alive after %u ms:\n%s",
+             left, pgid, timeout_ms, describe_group (pgid));
 }
 
 void

@@ -583,6 +583,68 @@ test_destroy_pending (void)
 }
 
 static void
+test_destroy_lingering_group (void)
+{
+  /* The command completes while its background job lives on ... */
+  const char *argv[] = { "sh", "-c", "sleep 100 & echo started", NULL };
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  GPid group = sa_result_get_pid (result);
+
+  g_assert_cmpstr (sa_result_get_stdout (result), ==, "started\n");
+  g_assert_cmpuint (sa_test_group_size (group), ==, 1);
+
+  /* ... as part of the command: destroy kills it too. */
+  sa_worker_destroy (worker);
+  sa_test_assert_group_gone (group, 2000);
+}
+
+static void
+test_cancel_before_sent (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sa-test-XXXXXX", NULL);
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  GAsyncResult *results[20];
+  char *markers[20];
+  const char *after[] = { "true", NULL };
+  g_autoptr(SaResult) last = NULL;
+
+  /* Cancelled right after the call, before the I/O thread took them:
+   * they fail with CANCELLED and are never started. */
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      const char *argv[] = { "touch", NULL, NULL };
+
+      markers[i] = g_strdup_printf ("%s/%u", dir, i);
+      argv[1] = markers[i];
+      sa_test_start (worker, argv, NULL, cancellable, &results[i]);
+    }
+  g_cancellable_cancel (cancellable);
+
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SaResult) result = NULL;
+
+      sa_test_wait_pointer ((gpointer *)&results[i], 10000);
+      result = sa_worker_aspawn_finish (worker, results[i], &error);
+      /* One may have ended before the cancel; it then has its result. */
+      if (result == NULL)
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_object_unref (results[i]);
+    }
+
+  last = run_ok (worker, after, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_unlink (markers[i]);
+      g_free (markers[i]);
+    }
+  g_rmdir (dir);
+}
+
+static void
 test_destroy_last_unref (void)
 {
   SaWorker *worker = new_worker ();
@@ -751,6 +813,8 @@ main (int   argc,
   g_test_add_func ("/worker/helper/cannot-restart", test_helper_cannot_restart);
   g_test_add_func ("/worker/destroy/pending", test_destroy_pending);
   g_test_add_func ("/worker/destroy/last-unref", test_destroy_last_unref);
+  g_test_add_func ("/worker/destroy/lingering-group", test_destroy_lingering_group);
+  g_test_add_func ("/worker/cancel/before-sent", test_cancel_before_sent);
   g_test_add_func ("/worker/child/setup", test_child_setup);
   g_test_add_func ("/worker/threads/own-contexts", test_threads);
 
