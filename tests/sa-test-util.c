@@ -76,6 +76,36 @@ sa_test_run (SaWorker            *worker,
   return sa_worker_aspawn_finish (worker, result, error);
 }
 
+SaResult *
+sa_test_run_ok (SaWorker           *worker,
+                const char * const *argv,
+                SaSpawnOptions     *options)
+{
+  g_autoptr(GError) error = NULL;
+  SaResult *result = sa_test_run (worker, argv, options, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  return result;
+}
+
+void
+sa_test_assert_fails (SaWorker           *worker,
+                      const char * const *argv,
+                      SaSpawnOptions     *options,
+                      GQuark              domain,
+                      int                 code,
+                      const char         *in_message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SaResult) result = sa_test_run (worker, argv, options, NULL, &error);
+
+  g_assert_null (result);
+  g_assert_error (error, domain, code);
+  if (in_message != NULL && strstr (error->message, in_message) == NULL)
+    g_error ("“%s” not in the message “%s”", in_message, error->message);
+}
+
 /* Fields of /proc/PID/stat after the command name: state, ppid, pgrp. */
 static gboolean
 read_stat (GPid  pid,

@@ -13,6 +13,20 @@ SaResult *sa_test_run             (SaWorker            *worker,
                                    GCancellable        *cancellable,
                                    GError             **error);
 
+/* Runs a command that must give a result, and returns it. */
+SaResult *sa_test_run_ok          (SaWorker            *worker,
+                                   const char * const  *argv,
+                                   SaSpawnOptions      *options);
+
+/* Runs a command that must fail with domain and code, with in_message
+ * (unless NULL) in the error's message. */
+void      sa_test_assert_fails    (SaWorker            *worker,
+                                   const char * const  *argv,
+                                   SaSpawnOptions      *options,
+                                   GQuark               domain,
+                                   int                  code,
+                                   const char          *in_message);
+
 /* Starts a command; the GAsyncResult lands in *slot (a strong ref). */
 void      sa_test_start           (SaWorker            *worker,
                                    const char * const  *argv,

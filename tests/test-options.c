@@ -17,31 +17,6 @@
 
 static SaWorker *worker;
 
-static SaResult *
-run_ok (const char * const *argv,
-        SaSpawnOptions     *options)
-{
-  g_autoptr(GError) error = NULL;
-  SaResult *result = sa_test_run (worker, argv, options, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (result);
-  return result;
-}
-
-static void
-assert_fails (const char * const *argv,
-              SaSpawnOptions     *options,
-              GQuark              domain,
-              int                 code)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(SaResult) result = sa_test_run (worker, argv, options, NULL, &error);
-
-  g_assert_null (result);
-  g_assert_error (error, domain, code);
-}
-
 static void
 assert_text (GBytes     *bytes,
              const char *expected)
@@ -125,22 +100,22 @@ test_cwd (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_cwd (options, dir);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, expected);
   g_clear_object (&result);
 
   /* A relative program path is relative to cwd. */
   g_assert_true (g_file_set_contents (script, "#!/bin/sh\necho here\n", -1, NULL));
   g_assert_cmpint (chmod (script, 0755), ==, 0);
-  result = run_ok (relative, options);
+  result = sa_test_run_ok (worker, relative, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "here\n");
 
   sa_spawn_options_set_cwd (options, missing);
-  assert_fails (argv, options, G_SPAWN_ERROR, G_SPAWN_ERROR_CHDIR);
+  sa_test_assert_fails (worker, argv, options, G_SPAWN_ERROR, G_SPAWN_ERROR_CHDIR, NULL);
 
   g_assert_true (g_file_set_contents (file, "", -1, NULL));
   sa_spawn_options_set_cwd (options, file);
-  assert_fails (argv, options, G_SPAWN_ERROR, G_SPAWN_ERROR_CHDIR);
+  sa_test_assert_fails (worker, argv, options, G_SPAWN_ERROR, G_SPAWN_ERROR_CHDIR, NULL);
 
   g_unlink (file);
   g_unlink (script);
@@ -170,7 +145,7 @@ test_input_binary (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_input (options, input);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_true (g_bytes_equal (sa_result_get_stdout_bytes (result), input));
   g_assert_true (sa_result_check (result, NULL));
 }
@@ -184,7 +159,7 @@ test_input_empty (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_input (options, input);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "0\n");
 }
 
@@ -202,7 +177,7 @@ test_input_ignored (void)
   sa_spawn_options_set_input (options, input);
   for (guint i = 0; i < G_N_ELEMENTS (ignore); i++)
     {
-      g_autoptr(SaResult) result = run_ok (ignore[i], options);
+      g_autoptr(SaResult) result = sa_test_run_ok (worker, ignore[i], options);
 
       g_assert_true (sa_result_check (result, NULL));
       sa_test_assert_group_gone (sa_result_get_pid (result), 2000);
@@ -213,7 +188,7 @@ static void
 test_input_none_is_dev_null (void)
 {
   const char *argv[] = { "cat", NULL };
-  g_autoptr(SaResult) result = run_ok (argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "");
   g_assert_true (sa_result_check (result, NULL));
@@ -230,7 +205,7 @@ test_timeout_group (void)
   g_autoptr(GError) error = NULL;
 
   sa_spawn_options_set_timeout_ms (options, 300);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
 
   g_assert_true (sa_result_get_timed_out (result));
   g_assert_true (sa_result_get_if_signaled (result));
@@ -250,7 +225,7 @@ test_timeout_sigkill_after_grace (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_timeout_ms (options, 200);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
 
   g_assert_true (sa_result_get_timed_out (result));
   g_assert_cmpint (sa_result_get_term_sig (result), ==, SIGKILL);
@@ -266,7 +241,7 @@ test_timeout_kill_signal (void)
 
   sa_spawn_options_set_timeout_ms (options, 100);
   sa_spawn_options_set_kill_signal (options, SIGINT);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
 
   g_assert_true (sa_result_get_timed_out (result));
   g_assert_cmpint (sa_result_get_term_sig (result), ==, SIGINT);
@@ -281,7 +256,7 @@ test_timeout_not_reached (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_timeout_ms (options, 60000);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_false (sa_result_get_timed_out (result));
   g_assert_true (sa_result_check (result, NULL));
 }
@@ -296,7 +271,7 @@ test_kill_signal_invalid (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       sa_spawn_options_set_kill_signal (options, bad[i]);
-      assert_fails (argv, options, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      sa_test_assert_fails (worker, argv, options, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
     }
 }
 
@@ -316,7 +291,7 @@ test_max_output_yes (void)
   g_string_truncate (expected, 1000);
 
   sa_spawn_options_set_max_output (options, 1000);
-  result = run_ok (argv, options);
+  result = sa_test_run_ok (worker, argv, options);
 
   assert_text (sa_result_get_stdout_bytes (result), expected->str);
   g_assert_true (sa_result_get_output_truncated (result));
@@ -336,18 +311,18 @@ test_max_output_edges (void)
 
   sa_spawn_options_set_max_output (options, 1000);
 
-  result = run_ok (exactly, options);
+  result = sa_test_run_ok (worker, exactly, options);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (result)), ==, 1000);
   g_assert_false (sa_result_get_output_truncated (result));
   g_assert_true (sa_result_check (result, NULL));
   g_clear_object (&result);
 
-  result = run_ok (one_more, options);
+  result = sa_test_run_ok (worker, one_more, options);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (result)), ==, 1000);
   g_assert_true (sa_result_get_output_truncated (result));
   g_clear_object (&result);
 
-  result = run_ok (on_stderr, options);
+  result = sa_test_run_ok (worker, on_stderr, options);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stderr_bytes (result)), ==, 1000);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (result)), ==, 0);
   g_assert_true (sa_result_get_output_truncated (result));
@@ -356,7 +331,7 @@ test_max_output_edges (void)
 
   /* One byte. */
   sa_spawn_options_set_max_output (options, 1);
-  result = run_ok (exactly, options);
+  result = sa_test_run_ok (worker, exactly, options);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (result)), ==, 1);
   g_assert_true (sa_result_get_output_truncated (result));
 }
@@ -407,7 +382,7 @@ test_cancel_before (void)
 
   /* Commands run in order: once a later one is done, the cancelled one
    * would have run if it was ever sent. */
-  result = run_ok (after, NULL);
+  result = sa_test_run_ok (worker, after, NULL);
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
   g_rmdir (dir);
 }
@@ -418,7 +393,7 @@ static void
 test_binary_output (void)
 {
   const char *argv[] = { "printf", "\\000\\377\\376abc\\303\\251", NULL };
-  g_autoptr(SaResult) result = run_ok (argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   gsize len;
   const char *data = g_bytes_get_data (sa_result_get_stdout_bytes (result), &len);
 
@@ -433,7 +408,7 @@ static void
 test_large_output (void)
 {
   const char *argv[] = { "head", "-c", "67108864", "/dev/zero", NULL };
-  g_autoptr(SaResult) result = run_ok (argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   gsize len;
   const guint8 *data = g_bytes_get_data (sa_result_get_stdout_bytes (result), &len);
 
@@ -448,7 +423,7 @@ static void
 test_both_streams_large (void)
 {
   const char *argv[] = { "sh", "-c", "head -c 3000000 /dev/zero >&2 & head -c 5000000 /dev/zero; wait", NULL };
-  g_autoptr(SaResult) result = run_ok (argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
 
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (result)), ==, 5000000);
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stderr_bytes (result)), ==, 3000000);
@@ -462,7 +437,7 @@ test_daemonizing_child (void)
   /* The direct child exits at once; its background sleep keeps stdout
    * open. The result must not wait for it. */
   const char *argv[] = { "sh", "-c", "sleep 100 & echo started", NULL };
-  g_autoptr(SaResult) result = run_ok (argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   GPid group = sa_result_get_pid (result);
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "started\n");

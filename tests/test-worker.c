@@ -95,24 +95,11 @@ new_worker (void)
   return worker;
 }
 
-static SaResult *
-run_ok (SaWorker           *worker,
-        const char * const *argv,
-        SaSpawnOptions     *options)
-{
-  g_autoptr(GError) error = NULL;
-  SaResult *result = sa_test_run (worker, argv, options, NULL, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (result);
-  return result;
-}
-
 static void
 assert_helper_works (SaWorker *worker)
 {
   const char *argv[] = { "echo", "still working", NULL };
-  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "still working\n");
 }
@@ -183,14 +170,14 @@ test_never_forks (void)
   watch_signals (worker, &s);
   g_atomic_int_set (&fork_calls, 0);
 
-  result = run_ok (worker, argv, NULL);
+  result = sa_test_run_ok (worker, argv, NULL);
   g_clear_object (&result);
 
   /* A restart must not fork either. */
   old_pid = sa_worker_get_helper_pid (worker);
   kill (old_pid, SIGKILL);
   sa_test_wait_flag ((gboolean *)&s.exits, 5000);
-  result = run_ok (worker, argv, NULL);
+  result = sa_test_run_ok (worker, argv, NULL);
   g_assert_cmpint (sa_worker_get_helper_pid (worker), !=, old_pid);
   g_assert_cmpint (g_atomic_int_get (&fork_calls), ==, 0);
 
@@ -208,7 +195,7 @@ test_aspawn_echo (void)
 {
   const char *argv[] = { "echo", "hello world", NULL };
   g_autoptr(SaWorker) worker = new_worker ();
-  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   g_autoptr(GError) error = NULL;
   gsize len;
 
@@ -233,7 +220,7 @@ test_aspawn_exit_status (void)
 {
   const char *argv[] = { "grep", NULL };
   g_autoptr(SaWorker) worker = new_worker ();
-  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   g_autoptr(GError) error = NULL;
 
   g_assert_true (sa_result_get_if_exited (result));
@@ -251,7 +238,7 @@ test_aspawn_signal (void)
 {
   const char *argv[] = { "sh", "-c", "echo out; echo err >&2; kill -USR2 $$", NULL };
   g_autoptr(SaWorker) worker = new_worker ();
-  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   g_autoptr(GError) error = NULL;
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "out\n");
@@ -277,7 +264,7 @@ test_env_inherited (void)
 
   /* Set after the worker exists, just before the call. */
   g_setenv ("SA_TEST_VALUE", value, TRUE);
-  result = run_ok (worker, argv, NULL);
+  result = sa_test_run_ok (worker, argv, NULL);
   g_unsetenv ("SA_TEST_VALUE");
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, value);
@@ -293,7 +280,7 @@ test_env_custom (void)
   g_autoptr(SaResult) result = NULL;
 
   sa_spawn_options_set_env (options, env);
-  result = run_ok (worker, argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "USER=someone_else\n");
 }
 
@@ -320,7 +307,7 @@ test_env_child_path (void)
 
   /* ... but in the child's. */
   sa_spawn_options_set_env (options, env);
-  result = run_ok (worker, argv, options);
+  result = sa_test_run_ok (worker, argv, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "found in child PATH\n");
 
   g_unlink (script);
@@ -328,23 +315,6 @@ test_env_child_path (void)
 }
 
 /* -- errors -------------------------------------------------------------- */
-
-static void
-assert_spawn_error (SaWorker           *worker,
-                    const char * const *argv,
-                    SaSpawnOptions     *options,
-                    GQuark              domain,
-                    int                 code,
-                    const char         *in_message)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(SaResult) result = sa_test_run (worker, argv, options, NULL, &error);
-
-  g_assert_null (result);
-  g_assert_error (error, domain, code);
-  if (in_message != NULL && strstr (error->message, in_message) == NULL)
-    g_error ("“%s” not in the message “%s”", in_message, error->message);
-}
 
 static void
 test_errors (void)
@@ -363,19 +333,19 @@ test_errors (void)
   const char *echo[] = { "echo", NULL };
   const char *bad_env[] = { "GOOD=1", "NOEQUALS", NULL };
 
-  assert_spawn_error (worker, NULL, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
-  assert_spawn_error (worker, empty, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
-  assert_spawn_error (worker, empty_name, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
-  assert_spawn_error (worker, missing, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "sa-no-such-program");
-  assert_spawn_error (worker, missing_path, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "/nonexistent/sa-program");
+  sa_test_assert_fails (worker, NULL, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
+  sa_test_assert_fails (worker, empty, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
+  sa_test_assert_fails (worker, empty_name, NULL, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, NULL);
+  sa_test_assert_fails (worker, missing, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "sa-no-such-program");
+  sa_test_assert_fails (worker, missing_path, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT, "/nonexistent/sa-program");
 
   g_assert_true (g_file_set_contents (plain, "#!/bin/sh\n", -1, NULL));
   g_assert_cmpint (chmod (plain, 0644), ==, 0);
-  assert_spawn_error (worker, not_exec, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES, plain);
-  assert_spawn_error (worker, a_dir, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES, dir);
+  sa_test_assert_fails (worker, not_exec, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES, plain);
+  sa_test_assert_fails (worker, a_dir, NULL, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES, dir);
 
   sa_spawn_options_set_env (options, bad_env);
-  assert_spawn_error (worker, echo, options, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "NOEQUALS");
+  sa_test_assert_fails (worker, echo, options, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "NOEQUALS");
 
   /* Bad input never touches the helper. */
   g_assert_cmpint (sa_worker_get_helper_pid (worker), ==, helper);
@@ -588,7 +558,7 @@ test_destroy_lingering_group (void)
   /* The command completes while its background job lives on ... */
   const char *argv[] = { "sh", "-c", "sleep 100 & echo started", NULL };
   g_autoptr(SaWorker) worker = new_worker ();
-  g_autoptr(SaResult) result = run_ok (worker, argv, NULL);
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
   GPid group = sa_result_get_pid (result);
 
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "started\n");
@@ -644,7 +614,7 @@ test_cancel_before_sent (void)
   /* 20 touches cannot all have ended in the microseconds before it. */
   g_assert_cmpuint (n_cancelled, >, 0);
 
-  last = run_ok (worker, after, NULL);
+  last = sa_test_run_ok (worker, after, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (results); i++)
     {
       g_unlink (markers[i]);
@@ -701,21 +671,21 @@ test_child_setup (void)
 
   worker = new_worker ();
 
-  result = run_ok (worker, ls_fds, NULL);
+  result = sa_test_run_ok (worker, ls_fds, NULL);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "0\n1\n2\n3\n");   /* 3: ls's own */
   g_clear_object (&result);
 
-  result = run_ok (worker, stdin_link, NULL);
+  result = sa_test_run_ok (worker, stdin_link, NULL);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "/dev/null\n");
   g_clear_object (&result);
 
-  result = run_ok (worker, status, NULL);
+  result = sa_test_run_ok (worker, status, NULL);
   g_assert_cmpuint (status_mask (sa_result_get_stdout (result), "SigBlk:"), ==, 0);
   g_assert_cmpuint (status_mask (sa_result_get_stdout (result), "SigIgn:"), ==, 0);
   g_clear_object (&result);
 
   /* Its own process group: pgrp (field 5) == pid (field 1). */
-  result = run_ok (worker, stat, NULL);
+  result = sa_test_run_ok (worker, stat, NULL);
   fields = g_strsplit (strrchr (sa_result_get_stdout (result), ')') + 2, " ", 0);
   g_assert_cmpint (atoi (fields[2]), ==, sa_result_get_pid (result));
 
