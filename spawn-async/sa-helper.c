@@ -81,6 +81,7 @@ static struct
 {
   int      sock;
   int      signal_fd;
+  int      dev_null;          /* stdin of children without input */
   pid_t    pid;
   bool     greeted;
   Child   *children;
@@ -448,6 +449,15 @@ path_buffer_size (const SaSpawnRequest *req)
   return longest + strlen (req->argv[0]) + 2;
 }
 
+/* The child's ends, except the shared /dev/null. */
+static void
+close_child_fds (int *child_fds)
+{
+  if (child_fds[0] == helper.dev_null)
+    child_fds[0] = -1;
+  close_fds (child_fds, 3);
+}
+
 static void
 spawn_failed (uint32_t id, int stage, int error)
 {
@@ -489,8 +499,8 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
       parent_fds[2] = pipe_fds[1];
       n_parent_fds = 3;
     }
-  else if ((child_fds[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-    goto resources_failed;
+  else
+    child_fds[0] = helper.dev_null;
 
   for (int stream = 0; stream < 2; stream++)
     {
@@ -513,7 +523,7 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
   pid = clone (child_main, (char *) helper.child_stack + CHILD_STACK_SIZE,
                CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
   free (setup.path_buffer);
-  close_fds (child_fds, 3);
+  close_child_fds (child_fds);
 
   if (pid < 0)
     {
@@ -558,7 +568,7 @@ resources_failed:
   {
     int error = errno;
 
-    close_fds (child_fds, 3);
+    close_child_fds (child_fds);
     close_fds (parent_fds, 3);
     spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, error);
     sa_proto_spawn_clear (&req);
@@ -741,6 +751,14 @@ setup_process (pid_t parent)
   while (fd >= 0 && fd < 3);
   if (fd >= 0)
     close (fd);
+
+  /* One /dev/null for every child's stdin: two syscalls less per spawn. */
+  helper.dev_null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (helper.dev_null < 0)
+    {
+      perror ("spawn-async-helper: /dev/null");
+      exit (EXIT_FAILURE);
+    }
 
   for (int signum = 1; signum < NSIG; signum++)
     if (signum != SIGKILL && signum != SIGSTOP)
