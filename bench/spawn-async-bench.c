@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ static char    *opt_json = NULL;
 static gboolean opt_no_node = FALSE;
 static char    *opt_node_dir = NULL;
 static gboolean opt_quick = FALSE;
+static gboolean opt_io_batch = FALSE;
 
 static GOptionEntry entries[] = {
   { "modes", 'm', 0, G_OPTION_ARG_STRING, &opt_modes,
@@ -99,6 +101,8 @@ static GOptionEntry entries[] = {
     "Do not run the Node driver even when node is installed", NULL },
   { "node-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_node_dir,
     "Directory of driver.js and its node_modules (default: the source tree's bench/node)", "DIR" },
+  { "io-thread-batch", 0, 0, G_OPTION_ARG_NONE, &opt_io_batch,
+    "Experiment: run the worker's I/O thread with SCHED_BATCH (no wake-up preemption)", NULL },
   { "quick", 'q', 0, G_OPTION_ARG_NONE, &opt_quick,
     "Small sizes and counts, for a smoke test", NULL },
   { NULL }
@@ -290,6 +294,27 @@ format_heap (guint64 mib)
   if (mib >= 1024 && mib % 1024 == 0)
     return g_strdup_printf ("%" G_GUINT64_FORMAT " GiB", mib / 1024);
   return g_strdup_printf ("%" G_GUINT64_FORMAT " MiB", mib);
+}
+
+/* The experiment of --io-thread-batch: what a SCHED_BATCH I/O thread in
+ * the library would change. */
+static void
+set_io_thread_batch (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/comm", name);
+      g_autofree char *comm = NULL;
+      struct sched_param param = { 0 };
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) &&
+          g_str_equal (g_strstrip (comm), "spawn-async") &&
+          sched_setscheduler ((pid_t) g_ascii_strtoll (name, NULL, 10), SCHED_BATCH, &param) != 0)
+        g_printerr ("sched_setscheduler: %s\n", g_strerror (errno));
+    }
 }
 
 /* -- the heap --------------------------------------------------------------- */
@@ -1094,7 +1119,7 @@ parse_node_line (const char *line)
         g_array_append_val (values, v);
       }
 
-  if (g_str_equal (fields[1], "throughput") || g_str_equal (fields[1], "memory"))
+  if (g_str_equal (fields[1], "memory"))
     add_value (fields[1], fields[2], heap_mib, fields[4], fields[5], 1,
                values->len ? g_array_index (values, double, 0) : NAN);
   else
@@ -1185,14 +1210,47 @@ format_number (double value,
   return g_strdup_printf ("%.1f %s", value, unit);
 }
 
+static const char *mode_order[] = {
+  "block", "latency", "throughput", "memory", "capture", "mainloop",
+};
+
+static guint
+mode_rank (const char *mode)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (mode_order); i++)
+    if (g_str_equal (mode, mode_order[i]))
+      return i;
+  return G_N_ELEMENTS (mode_order);
+}
+
+/* By mode, then (block) by heap size, else in the order measured. */
+static int
+compare_rows (gconstpointer a,
+              gconstpointer b)
+{
+  const Row *x = *(const Row * const *) a, *y = *(const Row * const *) b;
+  guint rx = mode_rank (x->mode), ry = mode_rank (y->mode);
+
+  if (rx != ry)
+    return rx < ry ? -1 : 1;
+  if (g_str_equal (x->mode, "block") && x->heap_mib != y->heap_mib)
+    return x->heap_mib < y->heap_mib ? -1 : 1;
+  return x < y ? -1 : x > y;
+}
+
 static void
 print_table (void)
 {
+  g_autoptr(GPtrArray) sorted = g_ptr_array_new ();
   const char *last_mode = "";
 
   for (guint i = 0; i < rows->len; i++)
+    g_ptr_array_add (sorted, &g_array_index (rows, Row, i));
+  g_ptr_array_sort (sorted, compare_rows);
+
+  for (guint i = 0; i < sorted->len; i++)
     {
-      const Row *row = &g_array_index (rows, Row, i);
+      const Row *row = g_ptr_array_index (sorted, i);
       g_autofree char *heap = format_heap (row->heap_mib);
       g_autofree char *p50 = format_number (row->p50, row->unit);
       g_autofree char *p99 = format_number (row->p99, row->unit);
@@ -1202,15 +1260,12 @@ print_table (void)
       if (!g_str_equal (row->mode, last_mode))
         {
           g_print ("\n== %s ==\n", row->mode);
-          if (isnan (row->p50))
-            g_print ("%-30s %-8s %-18s %5s %14s\n", "method", "heap", "metric", "n", "value");
-          else
-            g_print ("%-30s %-8s %-18s %5s %12s %12s %12s\n",
-                     "method", "heap", "metric", "n", "p50", "p99", "max");
+          g_print ("%-30s %-8s %-18s %5s %12s %12s %12s\n",
+                   "method", "heap", "metric", "n", "p50/value", "p99", "max");
           last_mode = row->mode;
         }
       if (isnan (row->p50))
-        g_print ("%-30s %-8s %-18s %5u %14s\n", row->method, heap, row->metric, row->n, value);
+        g_print ("%-30s %-8s %-18s %5u %12s\n", row->method, heap, row->metric, row->n, value);
       else
         g_print ("%-30s %-8s %-18s %5u %12s %12s %12s\n",
                  row->method, heap, row->metric, row->n, p50, p99, max);
@@ -1463,6 +1518,8 @@ main (int    argc,
       g_printerr ("%s\n", error->message);
       return 1;
     }
+  if (opt_io_batch)
+    set_io_thread_batch ();
 
   /* The modes at the base heap first, then the growing heaps. */
   ballast_grow_to (base_heap);
