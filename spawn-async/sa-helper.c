@@ -47,6 +47,7 @@
 #define CHILD_STACK_SIZE     (64 * 1024)
 #define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
 #define INPUT_SHRINK_ABOVE   (1024 * 1024)
+#define SIGNALS_PER_READ     8       /* > the 4 signals of the signalfd */
 
 typedef struct
 {
@@ -714,16 +715,17 @@ read_socket (void)
     }
 }
 
+/* Standard signals do not queue: one read takes every pending one, and
+ * leaves the signalfd empty without a second read() for EAGAIN. */
 static void
 read_signals (void)
 {
-  struct signalfd_siginfo info;
+  struct signalfd_siginfo info[SIGNALS_PER_READ];
+  ssize_t n = read (helper.signal_fd, info, sizeof info);
 
-  while (read (helper.signal_fd, &info, sizeof info) == sizeof info)
-    {
-      if (info.ssi_signo != SIGCHLD)
-        shut_down (EXIT_SUCCESS);
-    }
+  for (ssize_t i = 0; i < n / (ssize_t) sizeof info[0]; i++)
+    if (info[i].ssi_signo != SIGCHLD)
+      shut_down (EXIT_SUCCESS);
   reap_children ();
 }
 
