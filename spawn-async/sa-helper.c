@@ -53,6 +53,7 @@
 #define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
 #define INPUT_SHRINK_ABOVE   (1024 * 1024)
 #define LINGER_CHECK_MS      1000    /* how often to look at lingering groups */
+#define SIGNALS_PER_READ     8       /* > the 4 signals of the signalfd */
 
 typedef struct
 {
@@ -87,6 +88,7 @@ static struct
 {
   int      sock;
   int      signal_fd;
+  int      dev_null;          /* stdin of children without input */
   pid_t    pid;
   bool     greeted;
   Child   *children;
@@ -485,6 +487,15 @@ path_buffer_size (const SaSpawnRequest *req)
   return longest + strlen (req->argv[0]) + 2;
 }
 
+/* The child's ends, except the shared /dev/null. */
+static void
+close_child_fds (int *child_fds)
+{
+  if (child_fds[0] == helper.dev_null)
+    child_fds[0] = -1;
+  close_fds (child_fds, 3);
+}
+
 static void
 spawn_failed (uint32_t id, int stage, int error)
 {
@@ -526,8 +537,8 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
       parent_fds[2] = pipe_fds[1];
       n_parent_fds = 3;
     }
-  else if ((child_fds[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-    goto resources_failed;
+  else
+    child_fds[0] = helper.dev_null;
 
   for (int stream = 0; stream < 2; stream++)
     {
@@ -550,7 +561,7 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
   pid = clone (child_main, (char *) helper.child_stack + CHILD_STACK_SIZE,
                CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
   free (setup.path_buffer);
-  close_fds (child_fds, 3);
+  close_child_fds (child_fds);
 
   if (pid < 0)
     {
@@ -595,7 +606,7 @@ resources_failed:
   {
     int error = errno;
 
-    close_fds (child_fds, 3);
+    close_child_fds (child_fds);
     close_fds (parent_fds, 3);
     spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, error);
     sa_proto_spawn_clear (&req);
@@ -741,16 +752,17 @@ read_socket (void)
     }
 }
 
+/* Standard signals do not queue: one read takes every pending one, and
+ * leaves the signalfd empty without a second read() for EAGAIN. */
 static void
 read_signals (void)
 {
-  struct signalfd_siginfo info;
+  struct signalfd_siginfo info[SIGNALS_PER_READ];
+  ssize_t n = read (helper.signal_fd, info, sizeof info);
 
-  while (read (helper.signal_fd, &info, sizeof info) == sizeof info)
-    {
-      if (info.ssi_signo != SIGCHLD)
-        shut_down (EXIT_SUCCESS);
-    }
+  for (ssize_t i = 0; i < n / (ssize_t) sizeof info[0]; i++)
+    if (info[i].ssi_signo != SIGCHLD)
+      shut_down (EXIT_SUCCESS);
   reap_children ();
 }
 
@@ -779,6 +791,14 @@ setup_process (pid_t parent)
   while (fd >= 0 && fd < 3);
   if (fd >= 0)
     close (fd);
+
+  /* One /dev/null for every child's stdin: two syscalls less per spawn. */
+  helper.dev_null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (helper.dev_null < 0)
+    {
+      perror ("spawn-async-helper: /dev/null");
+      exit (EXIT_FAILURE);
+    }
 
   /* Every disposition back to SIG_DFL, so that children inherit them.
    * The raw system call also reaches the signals glibc keeps for itself
