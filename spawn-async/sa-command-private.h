@@ -6,11 +6,22 @@
 G_BEGIN_DECLS
 
 typedef struct _SaConnection SaConnection;
+typedef struct _SaWatch SaWatch;
+
+/* A file descriptor in the connection's epoll set. */
+typedef void (*SaWatchFunc) (SaWatch *watch,
+                             guint32  events);
+
+struct _SaWatch
+{
+  SaWatchFunc  func;        /* NULL: not watched (any more) */
+  gpointer     data;
+};
 
 typedef struct
 {
+  SaWatch   watch;         /* first: the stream is its watch */
   int       fd;            /* -1 once closed */
-  GSource  *source;
   char     *data;          /* always room for a trailing NUL */
   gsize     len;
   gsize     capacity;
@@ -37,7 +48,7 @@ typedef struct
   GPid          pid;
   SaStream      streams[2];     /* stdout, stderr */
   int           stdin_fd;
-  GSource      *stdin_source;
+  SaWatch       stdin_watch;
   GSource      *drain_source;
   int           wait_status;
   guint         awaiting_helper : 1;  /* sent; no EXITED/SPAWN_FAILED yet */
@@ -60,7 +71,6 @@ void       sa_command_attach        (SaCommand      *self,
                                      SaConnection   *connection,
                                      GMainContext   *context);
 void       sa_command_spawned       (SaCommand      *self,
-                                     GMainContext   *context,
                                      GPid            pid,
                                      const int      *fds,
                                      guint           n_fds);

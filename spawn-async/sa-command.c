@@ -15,6 +15,7 @@
 #include <glib-unix.h>
 #include <glib/gi18n-lib.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "sa-command-private.h"
@@ -86,17 +87,19 @@ close_fd (int *fd)
     }
 }
 
+/* Closing the descriptor also takes it out of the epoll set; clearing
+ * the func drops an event for it still in the batch being dispatched. */
 static void
 stream_close (SaStream *stream)
 {
-  clear_source (&stream->source);
+  stream->watch.func = NULL;
   close_fd (&stream->fd);
 }
 
 static void
 close_stdin (SaCommand *self)
 {
-  clear_source (&self->stdin_source);
+  self->stdin_watch.func = NULL;
   close_fd (&self->stdin_fd);
 }
 
@@ -313,21 +316,19 @@ stream_read (SaCommand *self,
   return TRUE;
 }
 
-static gboolean
-stream_readable (int          fd,
-                 GIOCondition condition,
-                 gpointer     user_data)
+static void
+stream_readable (SaWatch *watch,
+                 guint32  events)
 {
-  SaCommand *self = user_data;
-  SaStream *stream = self->streams[0].fd == fd ? &self->streams[0] : &self->streams[1];
+  SaStream *stream = (SaStream *)watch;
+  SaCommand *self = watch->data;
 
   if (stream_read (self, stream))
-    return G_SOURCE_CONTINUE;
+    return;
 
   stream_close (stream);
   maybe_complete (self);
   release_if_finished (self);
-  return G_SOURCE_REMOVE;
 }
 
 /* The direct child has exited but something (a background grandchild)
@@ -380,12 +381,10 @@ consume_sigpipe (void)
     }
 }
 
+/* FALSE once the input is written or can no longer be. */
 static gboolean
-stdin_writable (int          fd,
-                GIOCondition condition,
-                gpointer     user_data)
+write_input (SaCommand *self)
 {
-  SaCommand *self = user_data;
   gsize size;
   const guint8 *data = g_bytes_get_data (self->input, &size);
 
@@ -397,7 +396,7 @@ stdin_writable (int          fd,
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return G_SOURCE_CONTINUE;
+        return TRUE;
       if (n < 0)
         {
           /* EPIPE: the child does not read its input; that is its right. */
@@ -408,9 +407,20 @@ stdin_writable (int          fd,
       self->input_offset += (gsize) n;
     }
 
+  return FALSE;
+}
+
+static void
+stdin_writable (SaWatch *watch,
+                guint32  events)
+{
+  SaCommand *self = watch->data;
+
+  if (write_input (self))
+    return;
+
   close_stdin (self);
   release_if_finished (self);
-  return G_SOURCE_REMOVE;
 }
 
 /* -- events from the helper ---------------------------------------------- */
@@ -456,23 +466,8 @@ sa_command_attach (SaCommand    *self,
     }
 }
 
-static GSource *
-watch_fd (GMainContext      *context,
-          int                fd,
-          GIOCondition       condition,
-          GUnixFDSourceFunc  func,
-          gpointer           user_data)
-{
-  GSource *source = g_unix_fd_source_new (fd, condition);
-
-  g_source_set_callback (source, G_SOURCE_FUNC (func), user_data, NULL);
-  g_source_attach (source, context);
-  return source;
-}
-
 void
 sa_command_spawned (SaCommand    *self,
-                    GMainContext *context,
                     GPid          pid,
                     const int    *fds,
                     guint         n_fds)
@@ -499,15 +494,22 @@ sa_command_spawned (SaCommand    *self,
     }
 
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
-    self->streams[i].source = watch_fd (context, self->streams[i].fd,
-                                        G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                        stream_readable, self);
+    {
+      SaStream *stream = &self->streams[i];
 
-  if (self->stdin_fd >= 0 &&
-      stdin_writable (self->stdin_fd, G_IO_OUT, self) == G_SOURCE_CONTINUE)
-    self->stdin_source = watch_fd (context, self->stdin_fd,
-                                   G_IO_OUT | G_IO_HUP | G_IO_ERR,
-                                   stdin_writable, self);
+      stream->watch = (SaWatch) { stream_readable, self };
+      if (!sa_connection_watch (self->connection, stream->fd, EPOLLIN, &stream->watch))
+        stream_close (stream);
+    }
+
+  if (self->stdin_fd >= 0)
+    {
+      self->stdin_watch = (SaWatch) { stdin_writable, self };
+      if (!write_input (self) ||
+          !sa_connection_watch (self->connection, self->stdin_fd, EPOLLOUT,
+                                &self->stdin_watch))
+        close_stdin (self);
+    }
 }
 
 static GSpawnError

@@ -29,6 +29,10 @@ void          sa_connection_shutdown     (SaConnection                *self);
 void          sa_connection_free         (SaConnection                *self);
 
 /* For commands, in the I/O thread. */
+gboolean      sa_connection_watch        (SaConnection                *self,
+                                          int                          fd,
+                                          guint32                      events,
+                                          SaWatch                     *watch);
 void          sa_connection_kill_command (SaConnection                *self,
                                           SaCommand                   *command,
                                           int                          signum);

@@ -8,6 +8,10 @@
  * their own main context. So the caller never blocks on the helper and
  * its main loop never runs the I/O.
  *
+ * Every pipe of every command sits in one epoll set, watched by a single
+ * GSource: with hundreds of commands in flight a loop iteration stays
+ * O(ready descriptors), and adding or closing a pipe wakes nothing.
+ *
  * The helper is started with posix_spawn (no fork of the caller), from
  * this thread, so that its PR_SET_PDEATHSIG follows the worker. When it
  * dies the commands in flight fail with SA_WORKER_ERROR_EXITED, their
@@ -20,11 +24,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
-#include <gio/gunixfdmessage.h>
+#include <glib-unix.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,6 +48,7 @@
 #define RESTART_BACKOFF_MS          100
 #define SHUTDOWN_WAIT_MS            1000
 #define MAX_MESSAGES_PER_DISPATCH   256
+#define MAX_EVENTS_PER_DISPATCH     64
 #define SHRINK_OUTPUT_ABOVE         (1024 * 1024)
 
 
@@ -87,6 +94,10 @@ struct _SaConnection
   guint32                last_id;
   GHashTable            *commands;       /* id -> SaCommand sent to the helper */
   GQueue                 waiting;        /* to send once a helper is ready */
+  int                    epoll_fd;       /* every pipe of every command */
+  GSource               *epoll_source;
+  gboolean               dispatching;    /* in an epoll batch: frees wait */
+  GPtrArray             *graveyard;      /* commands to free after the batch */
   GError                *last_start_error;
 };
 
@@ -216,6 +227,57 @@ queue_words (SaConnection   *self,
   g_byte_array_append (self->out, frame, len);
 }
 
+/* Frees a command, or, during an epoll batch that may still hold events
+ * for its pipes, right after the batch. */
+static void
+dispose_command (SaConnection *self,
+                 SaCommand    *command)
+{
+  if (self->dispatching)
+    g_ptr_array_add (self->graveyard, command);
+  else
+    sa_command_free (command);
+}
+
+gboolean
+sa_connection_watch (SaConnection *self,
+                     int           fd,
+                     guint32       events,
+                     SaWatch      *watch)
+{
+  struct epoll_event event = { .events = events, .data.ptr = watch };
+
+  return epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
+}
+
+static gboolean
+epoll_ready (int          fd,
+             GIOCondition condition,
+             gpointer     user_data)
+{
+  SaConnection *self = user_data;
+  struct epoll_event events[MAX_EVENTS_PER_DISPATCH];
+  int n;
+
+  do
+    n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
+  while (n < 0 && errno == EINTR);
+
+  self->dispatching = TRUE;
+  for (int i = 0; i < n; i++)
+    {
+      SaWatch *watch = events[i].data.ptr;
+
+      /* func is NULL when the descriptor was closed earlier in this batch. */
+      if (watch->func != NULL)
+        watch->func (watch, events[i].events);
+    }
+  self->dispatching = FALSE;
+
+  g_ptr_array_set_size (self->graveyard, 0);
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 send_command (SaConnection *self,
               SaCommand    *command)
@@ -227,7 +289,7 @@ send_command (SaConnection *self,
   if (command->task == NULL)
     {
       /* Cancelled before it could be sent: it never starts. */
-      sa_command_free (command);
+      dispose_command (self, command);
       return;
     }
 
@@ -268,7 +330,7 @@ sa_connection_release (SaConnection *self,
   else
     g_queue_remove (&self->waiting, command);
 
-  sa_command_free (command);
+  dispose_command (self, command);
 }
 
 /* -- commands ending without an answer from the helper ---------------------- */
@@ -296,13 +358,14 @@ fail_commands_in_flight (SaConnection *self,
       command->awaiting_helper = FALSE;
       command->connection = NULL;
       sa_command_fail (command, g_error_copy (error));
-      sa_command_free (command);
+      dispose_command (self, command);
     }
   g_ptr_array_unref (commands);
 }
 
 static void
-fail_queue (GQueue       *queue,
+fail_queue (SaConnection *self,
+            GQueue       *queue,
             const GError *error)
 {
   SaCommand *command;
@@ -311,7 +374,7 @@ fail_queue (GQueue       *queue,
     {
       command->connection = NULL;
       sa_command_fail (command, g_error_copy (error));
-      sa_command_free (command);
+      dispose_command (self, command);
     }
 }
 
@@ -492,8 +555,8 @@ fail_permanently (SaConnection *self,
   g_queue_init (&self->incoming);
   g_mutex_unlock (&self->lock);
 
-  fail_queue (&self->waiting, error);
-  fail_queue (&incoming, error);
+  fail_queue (self, &self->waiting, error);
+  fail_queue (self, &incoming, error);
 
   if (self->callbacks.failed != NULL)
     self->callbacks.failed (error, self->user_data);
@@ -695,7 +758,7 @@ handle_message (SaConnection *self,
                                         command->program, g_strerror (EMFILE)));
         }
       else
-        sa_command_spawned (command, self->context, (GPid)words[0], fds, n_fds);
+        sa_command_spawned (command, (GPid)words[0], fds, n_fds);
       break;
 
     case SA_MSG_SPAWN_FAILED:
@@ -722,33 +785,34 @@ handle_message (SaConnection *self,
   return TRUE;
 }
 
+/* The descriptors that came with a message (close-on-exec already);
+ * more than max_fds are closed. */
 static guint
-steal_fds (GSocketControlMessage **messages,
-           int                     n_messages,
-           int                    *fds,
-           guint                   max_fds)
+take_fds (struct msghdr *msg,
+          int           *fds,
+          guint          max_fds)
 {
   guint n_fds = 0;
 
-  for (int i = 0; i < n_messages; i++)
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (msg); cmsg != NULL; cmsg = CMSG_NXTHDR (msg, cmsg))
     {
-      if (G_IS_UNIX_FD_MESSAGE (messages[i]))
-        {
-          int n = 0;
-          int *stolen = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (messages[i]), &n);
+      const guint8 *data = CMSG_DATA (cmsg);
+      gsize n;
 
-          for (int j = 0; j < n; j++)
-            {
-              if (n_fds < max_fds)
-                fds[n_fds++] = stolen[j];
-              else
-                close (stolen[j]);
-            }
-          g_free (stolen);
+      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+        continue;
+      n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      for (gsize j = 0; j < n; j++)
+        {
+          int fd;
+
+          memcpy (&fd, data + j * sizeof (int), sizeof (int));
+          if (n_fds < max_fds)
+            fds[n_fds++] = fd;
+          else
+            close (fd);
         }
-      g_object_unref (messages[i]);
     }
-  g_free (messages);
   return n_fds;
 }
 
@@ -761,30 +825,37 @@ socket_readable (GSocket      *socket,
 
   for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && self->socket != NULL; i++)
     {
-      g_autoptr(GError) error = NULL;
       guint8 buffer[SA_PROTO_REPLY_MAX_SIZE + 1];
-      GInputVector vector = { buffer, sizeof buffer };
-      GSocketControlMessage **messages = NULL;
-      int n_messages = 0;
-      int flags = 0;
+      union {
+        char buf[CMSG_SPACE (sizeof (int) * (SA_PROTO_MAX_FDS + 1))];
+        struct cmsghdr align;
+      } control;
+      struct iovec iov = { buffer, sizeof buffer };
+      struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof control.buf,
+      };
       int fds[SA_PROTO_MAX_FDS + 1];
       guint n_fds;
       gssize n;
 
-      n = g_socket_receive_message (self->socket, NULL, &vector, 1,
-                                    &messages, &n_messages, &flags, NULL, &error);
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      /* recvmsg() on the GSocket's descriptor: no GObject per message,
+       * and the descriptors arrive close-on-exec. */
+      n = recvmsg (g_socket_get_fd (self->socket), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return G_SOURCE_CONTINUE;
       if (n <= 0)
         {
-          helper_lost (self, n < 0 ? error->message : "end of stream");
+          helper_lost (self, n < 0 ? g_strerror (errno) : "end of stream");
           return G_SOURCE_REMOVE;
         }
 
-      n_fds = steal_fds (messages, n_messages, fds, G_N_ELEMENTS (fds));
+      n_fds = take_fds (&msg, fds, G_N_ELEMENTS (fds));
 
-      if ((flags & MSG_TRUNC) != 0 ||
-          !handle_message (self, buffer, (gsize)n, fds, n_fds, (flags & MSG_CTRUNC) != 0))
+      if ((msg.msg_flags & MSG_TRUNC) != 0 ||
+          !handle_message (self, buffer, (gsize)n, fds, n_fds, (msg.msg_flags & MSG_CTRUNC) != 0))
         {
           for (guint j = 0; j < n_fds; j++)
             close (fds[j]);
@@ -811,8 +882,8 @@ shut_down (SaConnection *self)
   g_queue_init (&self->incoming);
   g_mutex_unlock (&self->lock);
 
-  fail_queue (&incoming, error);
-  fail_queue (&self->waiting, error);
+  fail_queue (self, &incoming, error);
+  fail_queue (self, &self->waiting, error);
   fail_commands_in_flight (self, error);
 
   /* Closing the socket tells the helper to kill what is left and exit. */
@@ -895,6 +966,7 @@ sa_connection_new (const char                   *helper_path,
   SaConnection *self = g_new0 (SaConnection, 1);
   g_autoptr(GError) startup_error = NULL;
 
+  self->epoll_fd = -1;
   self->helper_path = g_strdup (helper_path);
   self->callbacks = *callbacks;
   self->user_data = user_data;
@@ -902,6 +974,7 @@ sa_connection_new (const char                   *helper_path,
   g_cond_init (&self->cond);
   self->out = g_byte_array_new ();
   self->commands = g_hash_table_new (NULL, NULL);
+  self->graveyard = g_ptr_array_new_with_free_func ((GDestroyNotify)sa_command_free);
   self->context = g_main_context_new ();
   self->loop = g_main_loop_new (self->context, FALSE);
 
@@ -909,6 +982,21 @@ sa_connection_new (const char                   *helper_path,
   g_source_set_callback (self->wake_source, NULL, self, NULL);
   g_source_set_name (self->wake_source, "[spawn-async] wake");
   g_source_attach (self->wake_source, self->context);
+
+  self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (self->epoll_fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                   _("Failed to create an epoll instance: %s"), g_strerror (errsv));
+      sa_connection_free (self);
+      return NULL;
+    }
+  self->epoll_source = g_unix_fd_source_new (self->epoll_fd, G_IO_IN);
+  g_source_set_callback (self->epoll_source, G_SOURCE_FUNC (epoll_ready), self, NULL);
+  g_source_set_name (self->epoll_source, "[spawn-async] pipes");
+  g_source_attach (self->epoll_source, self->context);
 
   self->thread = g_thread_try_new ("spawn-async", io_thread, self, error);
   if (self->thread == NULL)
@@ -989,6 +1077,14 @@ sa_connection_free (SaConnection *self)
       g_source_destroy (self->wake_source);
       g_source_unref (self->wake_source);
     }
+  if (self->epoll_source != NULL)
+    {
+      g_source_destroy (self->epoll_source);
+      g_source_unref (self->epoll_source);
+    }
+  if (self->epoll_fd >= 0)
+    close (self->epoll_fd);
+  g_clear_pointer (&self->graveyard, g_ptr_array_unref);
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->commands, g_hash_table_unref);
