@@ -16,6 +16,7 @@
 #include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "sa-command-private.h"
@@ -344,11 +345,14 @@ drain_timeout (gpointer user_data)
     {
       SaStream *stream = &self->streams[i];
 
+      /* Read only what is there: the pipe is blocking and its writer
+       * still has it open. */
       for (guint reads = 0; stream->fd >= 0 && reads < DRAIN_MAX_READS; reads++)
         {
-          gsize before = stream->len;
+          int available = 0;
 
-          if (!stream_read (self, stream) || stream->len == before)
+          if (ioctl (stream->fd, FIONREAD, &available) != 0 || available <= 0 ||
+              !stream_read (self, stream))
             break;
         }
       if (stream->fd >= 0)
@@ -472,12 +476,12 @@ sa_command_spawned (SaCommand    *self,
                     const int    *fds,
                     guint         n_fds)
 {
+  /* stdout and stderr stay blocking: they are read once each time epoll
+   * says they are readable (or hung up), which never blocks for a pipe
+   * with one reader; see drain_timeout() for the exception. */
   self->pid = pid;
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
-    {
-      self->streams[i].fd = fds[i];
-      g_unix_set_fd_nonblocking (fds[i], TRUE, NULL);
-    }
+    self->streams[i].fd = fds[i];
   if (n_fds > 2)
     {
       self->stdin_fd = fds[2];
