@@ -52,8 +52,9 @@ sa_command_new (GTask      *task,
   SaCommand *self = g_new0 (SaCommand, 1);
 
   self->task = g_object_ref (task);
-  self->program = g_strdup (program);
-  self->cwd = g_strdup (cwd);
+  /* Only for messages, which must be UTF-8 whatever the bytes were. */
+  self->program = g_utf8_make_valid (program, -1);
+  self->cwd = cwd != NULL ? g_utf8_make_valid (cwd, -1) : NULL;
   self->frame = frame;
   self->frame_len = frame_len;
   self->input = input ? g_bytes_ref (input) : NULL;
