@@ -188,6 +188,13 @@ answer_spawn (const char *mode, uint32_t id)
       words[0] = 0;
       send_words (SA_MSG_SPAWNED, 2, id, words, 1, fds, 2);
     }
+  else if (strcmp (mode, "reply-pid-one") == 0)
+    {
+      /* Never a child: killing its "group" would be kill(-1, ...). */
+      make_pipes (fds, 2);
+      words[0] = 1;
+      send_words (SA_MSG_SPAWNED, 2, id, words, 1, fds, 2);
+    }
   else if (strcmp (mode, "reply-pid-negative") == 0)
     {
       make_pipes (fds, 2);
