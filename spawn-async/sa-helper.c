@@ -727,10 +727,21 @@ shut_down (int status)
 
 /* -- start-up ----------------------------------------------------------- */
 
+/* glibc's sigaction() refuses its internal signals (32 and 33), and its
+ * posix_spawn() starts us with them ignored, which every child would
+ * inherit through exec. The raw call resets them too: an all-zero kernel
+ * sigaction is SIG_DFL, no flags, empty mask, on every architecture. */
+static void
+reset_signal (int signum)
+{
+  unsigned long kernel_action[8] = { 0 };
+
+  syscall (SYS_rt_sigaction, signum, kernel_action, NULL, (size_t) (NSIG / 8));
+}
+
 static void
 setup_process (pid_t parent)
 {
-  struct sigaction dfl = { .sa_handler = SIG_DFL };
   sigset_t mask;
   struct rlimit limit;
   int fd;
@@ -744,7 +755,7 @@ setup_process (pid_t parent)
 
   for (int signum = 1; signum < NSIG; signum++)
     if (signum != SIGKILL && signum != SIGSTOP)
-      sigaction (signum, &dfl, NULL);
+      reset_signal (signum);
 
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);
