@@ -23,7 +23,8 @@
 #include "sa-protocol.h"
 #include "sa-result-private.h"
 
-#define READ_CHUNK        (64 * 1024)     /* free room before each read() */
+#define FIRST_READ        (4 * 1024)      /* a stream's first buffer */
+#define READ_CHUNK        (64 * 1024)     /* free room before each later read() */
 #define WRITE_CHUNK       (1024 * 1024)
 #define GROW_PIPE_AFTER   (256 * 1024)    /* a big producer gets... */
 #define BIG_PIPE_SIZE     (1024 * 1024)   /* ...a bigger pipe */
@@ -272,12 +273,15 @@ static gboolean
 stream_read (SaCommand *self,
              SaStream  *stream)
 {
+  /* Most commands write little or nothing: a small first buffer keeps
+   * 2 x 64 KiB per command from fragmenting the heap. */
+  gsize chunk = stream->data == NULL ? FIRST_READ : READ_CHUNK;
   gsize room;
   gssize n;
 
-  if (stream->capacity - stream->len < READ_CHUNK + 1)
+  if (stream->capacity - stream->len < chunk + 1)
     {
-      stream->capacity = MAX (stream->capacity * 2, stream->len + READ_CHUNK + 1);
+      stream->capacity = MAX (stream->capacity * 2, stream->len + chunk + 1);
       stream->data = g_realloc (stream->data, stream->capacity);
     }
 
