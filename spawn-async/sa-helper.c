@@ -201,7 +201,8 @@ reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
 
   r.len = sa_proto_encode_words (r.bytes, type, (uint16_t) n_fds, id, words, n_words);
   r.n_fds = n_fds;
-  memcpy (r.fds, fds, n_fds * sizeof (int));
+  if (n_fds > 0)            /* fds may be NULL then: memcpy (x, NULL, 0) is UB */
+    memcpy (r.fds, fds, n_fds * sizeof (int));
 
   if (helper.n_replies == 0)
     {
