@@ -3,7 +3,9 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "reliab-util.h"
@@ -298,4 +300,37 @@ reliab_assert_worker_ok (SaWorker *worker,
   g_assert_no_error (error);
   g_assert_true (sa_result_get_successful (result));
   g_assert_cmpint (sa_worker_get_helper_pid (worker), ==, pid);
+}
+
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+GSubprocess *
+reliab_spawn_tied (GSubprocessFlags   flags,
+                   GError           **error,
+                   const char        *argv0,
+                   ...)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *arg;
+  va_list args;
+
+  if ((flags & G_SUBPROCESS_FLAGS_STDOUT_PIPE) == 0)
+    flags |= G_SUBPROCESS_FLAGS_STDOUT_SILENCE;
+  flags |= G_SUBPROCESS_FLAGS_STDERR_SILENCE;
+  launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+
+  g_ptr_array_add (argv, (char *)argv0);
+  va_start (args, argv0);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *)arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  return g_subprocess_launcher_spawnv (launcher, (const char * const *)argv->pdata, error);
 }

@@ -79,4 +79,12 @@ guint        reliab_count_lines      (const char          *path);
 void         reliab_assert_worker_ok (SaWorker            *worker,
                                       GPid                 pid);
 
+/* Starts a helper process of the test itself: stderr (and stdout unless
+ * piped) silenced and SIGKILLed when the test dies, so that a failing
+ * test never leaves it holding meson's pipes. */
+GSubprocess *reliab_spawn_tied       (GSubprocessFlags     flags,
+                                      GError             **error,
+                                      const char          *argv0,
+                                      ...) G_GNUC_NULL_TERMINATED;
+
 G_END_DECLS

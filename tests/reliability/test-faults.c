@@ -430,7 +430,7 @@ test_caller_sigkill (void)
   GPid children[5];
   GPid helper;
 
-  client = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+  client = reliab_spawn_tied (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
                              SA_CALLER_CLIENT_PATH, dir, "5", NULL);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (client));

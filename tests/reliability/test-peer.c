@@ -33,7 +33,7 @@ static Peer *
 peer_new (void)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr(GError) error = NULL;
   Peer *peer = g_new0 (Peer, 1);
   int sv[2];
@@ -771,7 +771,7 @@ main (int argc, char **argv)
   reliab_real_helper ();
 
   /* A process of ours, in our process group, that nothing may kill. */
-  canary = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, "sleep", "600", NULL);
+  canary = reliab_spawn_tied (G_SUBPROCESS_FLAGS_NONE, &error, "sleep", "600", NULL);
   g_assert_no_error (error);
   canary_pid = atoi (g_subprocess_get_identifier (canary));
 
