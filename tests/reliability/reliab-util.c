@@ -334,3 +334,11 @@ reliab_spawn_tied (GSubprocessFlags   flags,
 
   return g_subprocess_launcher_spawnv (launcher, (const char * const *)argv->pdata, error);
 }
+
+gboolean
+reliab_under_valgrind (void)
+{
+  const char *preload = g_getenv ("LD_PRELOAD");
+
+  return preload != NULL && strstr (preload, "vgpreload") != NULL;
+}

@@ -79,6 +79,10 @@ guint        reliab_count_lines      (const char          *path);
 void         reliab_assert_worker_ok (SaWorker            *worker,
                                       GPid                 pid);
 
+/* Whether the test runs under valgrind, which keeps a file descriptor
+ * limit of its own. */
+gboolean     reliab_under_valgrind   (void);
+
 /* Starts a helper process of the test itself: stderr (and stdout unless
  * piped) silenced and SIGKILLed when the test dies, so that a failing
  * test never leaves it holding meson's pipes. */

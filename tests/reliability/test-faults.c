@@ -276,6 +276,14 @@ assert_helper_rejected (const char *path)
   g_autoptr(GError) error = NULL;
   g_autoptr(SaWorker) worker = NULL;
 
+  if (reliab_under_valgrind ())
+    {
+      /* valgrind runs posix_spawn()'s CLONE_VFORK child as a fork: the
+       * exec error never reaches the caller the way it does natively. */
+      g_test_skip ("posix_spawn() errors are not reported under valgrind");
+      return;
+    }
+
   g_setenv ("SPAWN_ASYNC_HELPER", path, TRUE);
   worker = sa_worker_new (NULL, &error);
   reliab_use_real_helper ();
@@ -479,6 +487,13 @@ test_caller_out_of_fds (void)
   int fd;
 
   reliab_assert_worker_ok (worker, helper);
+
+  if (reliab_under_valgrind ())
+    {
+      /* Its limit is not the kernel's: the pipes would still arrive. */
+      g_test_skip ("valgrind virtualizes RLIMIT_NOFILE");
+      return;
+    }
 
   /* Every descriptor taken: the helper's pipes cannot be received. */
   g_assert_no_errno (getrlimit (RLIMIT_NOFILE, &saved));
