@@ -25,7 +25,8 @@
 #include "sa-protocol.h"
 #include "sa-result-private.h"
 
-#define READ_CHUNK        (64 * 1024)     /* free room before each read() */
+#define FIRST_READ        (4 * 1024)      /* a stream's first buffer */
+#define READ_CHUNK        (64 * 1024)     /* free room before each later read() */
 #define WRITE_CHUNK       (1024 * 1024)
 #define GROW_PIPE_AFTER   (256 * 1024)    /* a big producer gets... */
 #define BIG_PIPE_SIZE     (1024 * 1024)   /* ...a bigger pipe */
@@ -54,8 +55,9 @@ sa_command_new (GTask      *task,
   SaCommand *self = g_new0 (SaCommand, 1);
 
   self->task = g_object_ref (task);
-  self->program = g_strdup (program);
-  self->cwd = g_strdup (cwd);
+  /* Only for messages, which must be UTF-8 whatever the bytes were. */
+  self->program = g_utf8_make_valid (program, -1);
+  self->cwd = cwd != NULL ? g_utf8_make_valid (cwd, -1) : NULL;
   self->frame = frame;
   self->frame_len = frame_len;
   self->input = input ? g_bytes_ref (input) : NULL;
@@ -275,12 +277,15 @@ static gboolean
 stream_read (SaCommand *self,
              SaStream  *stream)
 {
+  /* Most commands write little or nothing: a small first buffer keeps
+   * 2 x 64 KiB per command from fragmenting the heap. */
+  gsize chunk = stream->data == NULL ? FIRST_READ : READ_CHUNK;
   gsize room;
   gssize n;
 
-  if (stream->capacity - stream->len < READ_CHUNK + 1)
+  if (stream->capacity - stream->len < chunk + 1)
     {
-      stream->capacity = MAX (stream->capacity * 2, stream->len + READ_CHUNK + 1);
+      stream->capacity = MAX (stream->capacity * 2, stream->len + chunk + 1);
       stream->data = g_realloc (stream->data, stream->capacity);
     }
 

@@ -741,7 +741,7 @@ handle_message (SaConnection *self,
       if (command->pid != 0 ||
           header.n_fds != (sa_command_wants_stdin (command) ? 3 : 2) ||
           sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
-          (GPid)words[0] <= 0)
+          (GPid)words[0] <= 1)   /* its group is killed: never kill(-1) */
         return FALSE;
       self->spawned_any = TRUE;
       if (fds_lost)

@@ -26,6 +26,7 @@
  * helper exits. libc only: no GLib here.
  */
 
+#include "sa-helper-input.h"
 #include "sa-protocol.h"
 
 #include <errno.h>
@@ -51,7 +52,6 @@
 #define KILL_GRACE_MS        1000    /* kill signal -> SIGKILL */
 #define CHILD_STACK_SIZE     (64 * 1024)
 #define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
-#define INPUT_SHRINK_ABOVE   (1024 * 1024)
 #define LINGER_CHECK_MS      1000    /* how often to look at lingering groups */
 #define SIGNALS_PER_READ     8       /* > the 4 signals of the signalfd */
 
@@ -90,13 +90,10 @@ static struct
   int      signal_fd;
   int      dev_null;          /* stdin of children without input */
   pid_t    pid;
-  bool     greeted;
   Child   *children;
   size_t   n_children;
   size_t   children_capacity;
-  uint8_t *input;
-  size_t   input_len;
-  size_t   input_capacity;
+  SaHelperInput input;
   Reply   *replies;           /* waiting for the socket to drain */
   size_t   n_replies;
   size_t   replies_capacity;
@@ -213,7 +210,8 @@ reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
 
   r.len = sa_proto_encode_words (r.bytes, type, (uint16_t) n_fds, id, words, n_words);
   r.n_fds = n_fds;
-  memcpy (r.fds, fds, n_fds * sizeof (int));
+  if (n_fds > 0)            /* fds may be NULL then: memcpy (x, NULL, 0) is UB */
+    memcpy (r.fds, fds, n_fds * sizeof (int));
 
   if (helper.n_replies == 0)
     {
@@ -504,10 +502,24 @@ spawn_failed (uint32_t id, int stage, int error)
   reply (SA_MSG_SPAWN_FAILED, id, words, 2, NULL, 0);
 }
 
-static void
-handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
+/* -- frames from the library (checked by sa-helper-input.c) -------------- */
+
+bool
+sa_helper_has_child (uint32_t id)
 {
-  SaSpawnRequest req;
+  return find_child (id) != NULL;
+}
+
+void
+sa_helper_on_spawn_nomem (uint32_t id)
+{
+  spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, ENOMEM);
+}
+
+void
+sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
+{
+  const SaSpawnRequest req = *request;
   ChildSetup setup = { 0 };
   int parent_fds[3] = { -1, -1, -1 };   /* stdout, stderr, stdin */
   int child_fds[3] = { -1, -1, -1 };    /* stdin, stdout, stderr */
@@ -515,19 +527,6 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
   size_t n_parent_fds = 2;
   uint32_t pid_word;
   pid_t pid;
-  int ret;
-
-  ret = sa_proto_spawn_decode (header, payload, &req);
-  if (ret == SA_PROTO_NOMEM)
-    {
-      spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, ENOMEM);
-      return;
-    }
-  if (ret != SA_PROTO_OK || find_child (header->id) != NULL)
-    {
-      fputs ("spawn-async-helper: malformed SPAWN frame\n", stderr);
-      shut_down (EXIT_FAILURE);
-    }
 
   if (req.flags & SA_SPAWN_FLAG_STDIN_PIPE)
     {
@@ -566,8 +565,7 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
   if (pid < 0)
     {
       close_fds (parent_fds, 3);
-      spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, errno);
-      sa_proto_spawn_clear (&req);
+      spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, errno);
       return;
     }
 
@@ -577,8 +575,7 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
       while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
         ;
       close_fds (parent_fds, 3);
-      spawn_failed (header->id, setup.stage, setup.error);
-      sa_proto_spawn_clear (&req);
+      spawn_failed (id, setup.stage, setup.error);
       return;
     }
 
@@ -591,15 +588,14 @@ handle_spawn (const SaProtoHeader *header, const uint8_t *payload)
       shut_down (EXIT_FAILURE);
     }
   helper.children[helper.n_children++] = (Child) {
-    .id = header->id,
+    .id = id,
     .pid = pid,
     .kill_signal = req.kill_signal,
     .deadline = req.timeout_ms ? now_ms () + req.timeout_ms : 0,
   };
 
   pid_word = (uint32_t) pid;
-  reply (SA_MSG_SPAWNED, header->id, &pid_word, 1, parent_fds, n_parent_fds);
-  sa_proto_spawn_clear (&req);
+  reply (SA_MSG_SPAWNED, id, &pid_word, 1, parent_fds, n_parent_fds);
   return;
 
 resources_failed:
@@ -608,113 +604,30 @@ resources_failed:
 
     close_child_fds (child_fds);
     close_fds (parent_fds, 3);
-    spawn_failed (header->id, SA_SPAWN_STAGE_RESOURCES, error);
-    sa_proto_spawn_clear (&req);
+    spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, error);
   }
 }
 
-static void
-handle_kill (const SaProtoHeader *header, const uint8_t *payload)
+void
+sa_helper_on_kill (uint32_t id, int signum)
 {
-  uint32_t signum;
-  Child *child;
+  Child *child = find_child (id);
 
-  if (sa_proto_decode_words (header, payload, &signum, 1) != SA_PROTO_OK ||
-      signum < 1 || signum >= NSIG)
-    {
-      fputs ("spawn-async-helper: malformed KILL frame\n", stderr);
-      shut_down (EXIT_FAILURE);
-    }
-  child = find_child (header->id);
   if (child != NULL)       /* else it has exited already: not an error */
-    signal_group (child, (int) signum, now_ms ());
+    signal_group (child, signum, now_ms ());
 }
 
-static void
-handle_hello (const SaProtoHeader *header, const uint8_t *payload)
+void
+sa_helper_on_hello (uint32_t version)
 {
-  uint32_t words[2];
+  uint32_t words[2] = { SA_PROTO_VERSION, (uint32_t) helper.pid };
 
-  if (helper.greeted ||
-      sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK)
-    {
-      fputs ("spawn-async-helper: unexpected HELLO frame\n", stderr);
-      shut_down (EXIT_FAILURE);
-    }
-  helper.greeted = true;
-
-  words[1] = (uint32_t) helper.pid;
-  if (words[0] != SA_PROTO_VERSION)
-    {
-      words[0] = SA_PROTO_VERSION;
-      reply (SA_MSG_HELLO, 0, words, 2, NULL, 0);
-      shut_down (EXIT_FAILURE);
-    }
   reply (SA_MSG_HELLO, 0, words, 2, NULL, 0);
-}
-
-static void
-handle_frame (const SaProtoHeader *header, const uint8_t *payload)
-{
-  if (!helper.greeted && header->type != SA_MSG_HELLO)
-    {
-      fputs ("spawn-async-helper: expected HELLO\n", stderr);
-      shut_down (EXIT_FAILURE);
-    }
-
-  switch (header->type)
-    {
-    case SA_MSG_HELLO:
-      handle_hello (header, payload);
-      break;
-    case SA_MSG_SPAWN:
-      handle_spawn (header, payload);
-      break;
-    case SA_MSG_KILL:
-      handle_kill (header, payload);
-      break;
-    default:
-      fputs ("spawn-async-helper: unexpected frame\n", stderr);
-      shut_down (EXIT_FAILURE);
-    }
+  if (version != SA_PROTO_VERSION)
+    shut_down (EXIT_FAILURE);
 }
 
 /* -- the connection ----------------------------------------------------- */
-
-static void
-process_input (void)
-{
-  size_t offset = 0;
-
-  for (;;)
-    {
-      SaProtoHeader header;
-      const uint8_t *payload;
-      int ret = sa_proto_next_frame (helper.input + offset,
-                                     helper.input_len - offset,
-                                     &header, &payload);
-
-      if (ret == SA_PROTO_NEED_MORE)
-        break;
-      if (ret != SA_PROTO_OK)
-        {
-          fputs ("spawn-async-helper: malformed frame header\n", stderr);
-          shut_down (EXIT_FAILURE);
-        }
-      handle_frame (&header, payload);
-      offset += SA_PROTO_HEADER_SIZE + header.length;
-    }
-
-  helper.input_len -= offset;
-  memmove (helper.input, helper.input + offset, helper.input_len);
-
-  if (helper.input_len == 0 && helper.input_capacity > INPUT_SHRINK_ABOVE)
-    {
-      free (helper.input);
-      helper.input = NULL;
-      helper.input_capacity = 0;
-    }
-}
 
 static void
 read_socket (void)
@@ -723,17 +636,16 @@ read_socket (void)
     {
       struct iovec iov;
       struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+      const char *error;
       ssize_t n;
 
-      helper.input = grow (helper.input, &helper.input_capacity,
-                           helper.input_len + SA_PROTO_MAX_MESSAGE, 1);
-      if (helper.input == NULL)
+      iov.iov_base = sa_helper_input_reserve (&helper.input, SA_PROTO_MAX_MESSAGE);
+      iov.iov_len = SA_PROTO_MAX_MESSAGE;
+      if (iov.iov_base == NULL)
         {
           fputs ("spawn-async-helper: out of memory\n", stderr);
           shut_down (EXIT_FAILURE);
         }
-      iov.iov_base = helper.input + helper.input_len;
-      iov.iov_len = SA_PROTO_MAX_MESSAGE;
 
       n = recvmsg (helper.sock, &msg, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR)
@@ -747,8 +659,13 @@ read_socket (void)
           fputs ("spawn-async-helper: oversized message\n", stderr);
           shut_down (EXIT_FAILURE);
         }
-      helper.input_len += (size_t) n;
-      process_input ();
+      helper.input.len += (size_t) n;
+      error = sa_helper_input_process (&helper.input);
+      if (error != NULL)
+        {
+          fprintf (stderr, "spawn-async-helper: %s\n", error);
+          shut_down (EXIT_FAILURE);
+        }
     }
 }
 
@@ -776,11 +693,21 @@ shut_down (int status)
 
 /* -- start-up ----------------------------------------------------------- */
 
+/* glibc's sigaction() refuses its internal signals (32 and 33), and its
+ * posix_spawn() starts us with them ignored, which every child would
+ * inherit through exec. The raw call resets them too: an all-zero kernel
+ * sigaction is SIG_DFL, no flags, empty mask, on every architecture. */
+static void
+reset_signal (int signum)
+{
+  unsigned long kernel_action[8] = { 0 };
+
+  syscall (SYS_rt_sigaction, signum, kernel_action, NULL, (size_t) (NSIG / 8));
+}
+
 static void
 setup_process (pid_t parent)
 {
-  struct { void (*handler) (int); unsigned long flags; void (*restorer) (void); uint64_t mask; }
-    dfl = { SIG_DFL, 0, NULL, 0 };   /* the kernel's struct sigaction */
   sigset_t mask;
   struct rlimit limit;
   int fd;
@@ -800,12 +727,10 @@ setup_process (pid_t parent)
       exit (EXIT_FAILURE);
     }
 
-  /* Every disposition back to SIG_DFL, so that children inherit them.
-   * The raw system call also reaches the signals glibc keeps for itself
-   * (32, 33), which its posix_spawn leaves ignored. */
+  /* Every disposition back to SIG_DFL, so that children inherit them. */
   for (int signum = 1; signum < NSIG; signum++)
     if (signum != SIGKILL && signum != SIGSTOP)
-      syscall (SYS_rt_sigaction, signum, &dfl, NULL, (size_t) (NSIG - 1) / 8);
+      reset_signal (signum);
 
   sigemptyset (&mask);
   sigaddset (&mask, SIGCHLD);

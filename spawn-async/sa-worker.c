@@ -383,9 +383,11 @@ validate (const char * const  *argv,
       if (strchr (*env, '=') == NULL || (*env)[0] == '=')
         {
           /* The entry has no value to hide: it is the name that is wrong. */
+          g_autofree char *entry = g_utf8_make_valid (*env, -1);
+
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                        _("The environment entry “%s” is not of the form NAME=value"),
-                       *env);
+                       entry);
           return FALSE;
         }
     }
@@ -428,8 +430,10 @@ prepare_command (GTask               *task,
   size = sa_proto_spawn_size (argv, child_env, path, cwd);
   if (size == 0)
     {
+      g_autofree char *program = g_utf8_make_valid (argv[0], -1);
+
       g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_TOO_BIG,
-                   _("Failed to execute “%s”: %s"), argv[0], g_strerror (E2BIG));
+                   _("Failed to execute “%s”: %s"), program, g_strerror (E2BIG));
       return NULL;
     }
 

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sa-helper-input.c: the helper's input stream, frame by frame.
+ *
+ * See sa-helper-input.h. Every check that a frame from the library
+ * passes before the helper acts on it is here; what the helper does
+ * then (spawn, signal, answer) is in sa-helper.c.
+ */
+#include "sa-helper-input.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INPUT_SHRINK_ABOVE   (1024 * 1024)
+
+uint8_t *
+sa_helper_input_reserve (SaHelperInput *input, size_t room)
+{
+  size_t capacity = input->capacity ? input->capacity : 64 * 1024;
+  uint8_t *data;
+
+  if (input->capacity - input->len >= room)
+    return input->data + input->len;
+  while (capacity - input->len < room)
+    capacity *= 2;
+  data = realloc (input->data, capacity);
+  if (data == NULL)
+    return NULL;
+  input->data = data;
+  input->capacity = capacity;
+  return input->data + input->len;
+}
+
+static const char *
+take_hello (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload)
+{
+  uint32_t words[2];
+
+  if (input->greeted ||
+      sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK)
+    return "unexpected HELLO frame";
+  input->greeted = true;
+  sa_helper_on_hello (words[0]);
+  return NULL;
+}
+
+static const char *
+take_spawn (const SaProtoHeader *header, const uint8_t *payload)
+{
+  SaSpawnRequest request;
+  int ret = sa_proto_spawn_decode (header, payload, &request);
+
+  if (ret == SA_PROTO_NOMEM)
+    {
+      sa_helper_on_spawn_nomem (header->id);
+      return NULL;
+    }
+  if (ret != SA_PROTO_OK || sa_helper_has_child (header->id))
+    {
+      sa_proto_spawn_clear (&request);
+      return "malformed SPAWN frame";
+    }
+  sa_helper_on_spawn (header->id, &request);
+  sa_proto_spawn_clear (&request);
+  return NULL;
+}
+
+static const char *
+take_kill (const SaProtoHeader *header, const uint8_t *payload)
+{
+  uint32_t signum;
+
+  if (sa_proto_decode_words (header, payload, &signum, 1) != SA_PROTO_OK ||
+      signum < 1 || signum >= NSIG)
+    return "malformed KILL frame";
+  sa_helper_on_kill (header->id, (int) signum);
+  return NULL;
+}
+
+static const char *
+take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload)
+{
+  if (!input->greeted && header->type != SA_MSG_HELLO)
+    return "expected HELLO";
+
+  switch (header->type)
+    {
+    case SA_MSG_HELLO:
+      return take_hello (input, header, payload);
+    case SA_MSG_SPAWN:
+      return take_spawn (header, payload);
+    case SA_MSG_KILL:
+      return take_kill (header, payload);
+    default:
+      return "unexpected frame";
+    }
+}
+
+const char *
+sa_helper_input_process (SaHelperInput *input)
+{
+  const char *error = NULL;
+  size_t offset = 0;
+
+  if (input->len == 0)
+    return NULL;
+
+  while (error == NULL && offset < input->len)
+    {
+      SaProtoHeader header;
+      const uint8_t *payload;
+      int ret = sa_proto_next_frame (input->data + offset, input->len - offset,
+                                     &header, &payload);
+
+      if (ret == SA_PROTO_NEED_MORE)
+        break;
+      if (ret != SA_PROTO_OK)
+        return "malformed frame header";
+      error = take_frame (input, &header, payload);
+      offset += SA_PROTO_HEADER_SIZE + header.length;
+    }
+
+  input->len -= offset;
+  if (offset > 0 && input->len > 0)
+    memmove (input->data, input->data + offset, input->len);
+
+  if (input->len == 0 && input->capacity > INPUT_SHRINK_ABOVE)
+    sa_helper_input_clear (input);
+  return error;
+}
+
+void
+sa_helper_input_clear (SaHelperInput *input)
+{
+  free (input->data);
+  input->data = NULL;
+  input->len = 0;
+  input->capacity = 0;
+}

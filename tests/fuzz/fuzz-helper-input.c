@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Fuzz target: the helper's input stream, through the helper's own code
+ * (sa-helper-input.c: frame reassembly, order and field checks,
+ * sa_proto_spawn_decode(), sa_proto_decode_words()).
+ *
+ * Input: byte 0 chooses how the stream is cut into datagrams (0: one
+ * datagram; n: datagrams of n bytes); the rest is the stream. The
+ * sa_helper_on_*() functions below stand in for the helper: they spawn
+ * nothing, check every invariant of what they are given, and re-encode
+ * each SPAWN request to check that the codec gives it back unchanged.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "sa-helper-input.h"
+
+#define MAX_CHILDREN 16
+
+static uint32_t children[MAX_CHILDREN];
+static size_t n_children;
+
+bool
+sa_helper_has_child (uint32_t id)
+{
+  for (size_t i = 0; i < n_children; i++)
+    if (children[i] == id)
+      return true;
+  return false;
+}
+
+void
+sa_helper_on_hello (uint32_t version)
+{
+  (void) version;
+}
+
+void
+sa_helper_on_spawn_nomem (uint32_t id)
+{
+  (void) id;
+}
+
+void
+sa_helper_on_kill (uint32_t id, int signum)
+{
+  (void) id;
+  FUZZ_CHECK (signum >= 1 && signum < NSIG);
+}
+
+static void
+check_strv (char **strv, uint32_t n)
+{
+  FUZZ_CHECK (strv != NULL);
+  for (uint32_t i = 0; i < n; i++)
+    {
+      FUZZ_CHECK (strv[i] != NULL);
+      (void) strlen (strv[i]);      /* terminated inside the frame (ASan) */
+    }
+  FUZZ_CHECK (strv[n] == NULL);
+}
+
+void
+sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
+{
+  SaProtoHeader header;
+  SaSpawnRequest again;
+  const uint8_t *payload;
+  uint8_t *frame;
+  size_t size, len;
+
+  FUZZ_CHECK (!sa_helper_has_child (id));
+  FUZZ_CHECK ((request->flags & ~SA_SPAWN_FLAGS_ALL) == 0);
+  FUZZ_CHECK (request->kill_signal >= 1 && request->kill_signal < NSIG);
+  FUZZ_CHECK (request->argc >= 1);
+  FUZZ_CHECK (request->path != NULL);
+  FUZZ_CHECK ((request->cwd != NULL) == ((request->flags & SA_SPAWN_FLAG_HAS_CWD) != 0));
+  check_strv (request->argv, request->argc);
+  check_strv (request->envp, request->envc);
+  FUZZ_CHECK (request->argv[0][0] != '\0');
+
+  /* encode (decode (frame)) decodes to the same request */
+  size = sa_proto_spawn_size ((const char * const *) request->argv,
+                              (const char * const *) request->envp,
+                              request->path, request->cwd);
+  FUZZ_CHECK (size > 0);
+  frame = malloc (size);
+  FUZZ_CHECK (frame != NULL);
+  len = sa_proto_spawn_encode (frame, id, request->flags, request->timeout_ms,
+                               request->kill_signal,
+                               (const char * const *) request->argv,
+                               (const char * const *) request->envp,
+                               request->path, request->cwd);
+  FUZZ_CHECK (len == size);
+  FUZZ_CHECK (sa_proto_next_frame (frame, len, &header, &payload) == SA_PROTO_OK);
+  FUZZ_CHECK (header.length + SA_PROTO_HEADER_SIZE == len);
+  FUZZ_CHECK (sa_proto_spawn_decode (&header, payload, &again) == SA_PROTO_OK);
+  FUZZ_CHECK (header.id == id);
+  FUZZ_CHECK (again.flags == request->flags);
+  FUZZ_CHECK (again.timeout_ms == request->timeout_ms);
+  FUZZ_CHECK (again.kill_signal == request->kill_signal);
+  FUZZ_CHECK (again.argc == request->argc && again.envc == request->envc);
+  FUZZ_CHECK (strcmp (again.path, request->path) == 0);
+  FUZZ_CHECK ((again.cwd == NULL) == (request->cwd == NULL));
+  FUZZ_CHECK (again.cwd == NULL || strcmp (again.cwd, request->cwd) == 0);
+  for (uint32_t i = 0; i < again.argc; i++)
+    FUZZ_CHECK (strcmp (again.argv[i], request->argv[i]) == 0);
+  for (uint32_t i = 0; i < again.envc; i++)
+    FUZZ_CHECK (strcmp (again.envp[i], request->envp[i]) == 0);
+  sa_proto_spawn_clear (&again);
+  free (frame);
+
+  /* A child now runs under this id: a second SPAWN for it is an error. */
+  if (n_children < MAX_CHILDREN)
+    children[n_children++] = id;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  SaHelperInput input = { 0 };
+  size_t piece, offset = 1;
+
+  if (size < 1)
+    return 0;
+  piece = data[0] == 0 ? size : data[0];
+  n_children = 0;
+
+  while (offset < size)
+    {
+      size_t n = piece < size - offset ? piece : size - offset;
+      uint8_t *room = sa_helper_input_reserve (&input, SA_PROTO_MAX_MESSAGE);
+
+      if (n > SA_PROTO_MAX_MESSAGE)
+        break;            /* the helper would see MSG_TRUNC and stop */
+      FUZZ_CHECK (room != NULL);
+      memcpy (room, data + offset, n);
+      input.len += n;
+      offset += n;
+      if (sa_helper_input_process (&input) != NULL)
+        break;            /* the helper would exit here */
+      FUZZ_CHECK (input.len < SA_PROTO_HEADER_SIZE + SA_PROTO_MAX_PAYLOAD);
+    }
+
+  sa_helper_input_clear (&input);
+  return 0;
+}

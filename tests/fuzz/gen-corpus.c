@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gen-corpus DIR: writes the seed corpus of the fuzz targets into
+ * DIR/helper-input and DIR/library-message (both must exist). The
+ * committed tests/fuzz/corpus was made with it; libFuzzer grows it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sa-protocol.h"
+
+static const char *dir;
+
+typedef struct
+{
+  uint8_t data[4096];
+  size_t  len;
+} Buffer;
+
+static void
+put (Buffer *b, const void *data, size_t len)
+{
+  if (b->len + len > sizeof b->data)
+    abort ();
+  memcpy (b->data + b->len, data, len);
+  b->len += len;
+}
+
+static void
+put_byte (Buffer *b, uint8_t byte)
+{
+  put (b, &byte, 1);
+}
+
+static void
+put_words (Buffer *b, uint16_t type, uint16_t n_fds, uint32_t id, uint32_t w0, uint32_t w1)
+{
+  uint8_t frame[SA_PROTO_REPLY_MAX_SIZE];
+  uint32_t words[2] = { w0, w1 };
+
+  put (b, frame, sa_proto_encode_words (frame, type, n_fds, id, words,
+                                        sa_proto_words_for_type (type)));
+}
+
+static void
+put_hello (Buffer *b, uint32_t version)
+{
+  put_words (b, SA_MSG_HELLO, 0, 0, version, 0);
+}
+
+static void
+put_spawn (Buffer *b, uint32_t id, uint32_t flags, uint32_t timeout, int signum,
+           const char * const *argv, const char * const *envp, const char *path,
+           const char *cwd)
+{
+  uint8_t frame[2048];
+  size_t size = sa_proto_spawn_size (argv, envp, path, cwd);
+
+  if (size == 0 || size > sizeof frame)
+    abort ();
+  put (b, frame, sa_proto_spawn_encode (frame, id, flags, timeout, signum, argv, envp, path, cwd));
+}
+
+static void
+write_seed (const char *target, const char *name, const Buffer *b)
+{
+  char path[4096];
+  FILE *file;
+
+  snprintf (path, sizeof path, "%s/%s/%s", dir, target, name);
+  file = fopen (path, "wb");
+  if (file == NULL || fwrite (b->data, 1, b->len, file) != b->len || fclose (file) != 0)
+    {
+      perror (path);
+      exit (1);
+    }
+}
+
+static const char *argv_true[] = { "true", NULL };
+static const char *argv_sh[] = { "/bin/sh", "-c", "echo $HOME; cat", NULL };
+static const char *env_some[] = { "PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", NULL };
+static const char *env_none[] = { NULL };
+
+static void
+helper_seeds (void)
+{
+  static const uint8_t pieces[] = { 0, 1, 5, 12, 64 };
+  Buffer b;
+
+  for (size_t i = 0; i < sizeof pieces; i++)
+    {
+      char name[64];
+
+      b.len = 0;
+      put_byte (&b, pieces[i]);
+      put_hello (&b, SA_PROTO_VERSION);
+      put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_some, "/usr/bin:/bin", NULL);
+      put_spawn (&b, 2, SA_SPAWN_FLAG_STDIN_PIPE, 5000, SIGINT, argv_sh, env_none, "", "/tmp");
+      put_words (&b, SA_MSG_KILL, 0, 2, SIGKILL, 0);
+      snprintf (name, sizeof name, "session-piece-%u", pieces[i]);
+      write_seed ("helper-input", name, &b);
+    }
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  write_seed ("helper-input", "hello", &b);
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION + 1);
+  write_seed ("helper-input", "hello-version", &b);
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION); put_hello (&b, SA_PROTO_VERSION);
+  write_seed ("helper-input", "hello-twice", &b);
+
+  b.len = 0; put_byte (&b, 0);
+  put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
+  write_seed ("helper-input", "spawn-before-hello", &b);
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  put_spawn (&b, 7, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
+  put_spawn (&b, 7, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
+  write_seed ("helper-input", "spawn-duplicate-id", &b);
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  put_words (&b, SA_MSG_KILL, 0, 3, 0, 0);
+  write_seed ("helper-input", "kill-signal-zero", &b);
+
+  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  put_words (&b, SA_MSG_EXITED, 0, 3, 0, 0);
+  write_seed ("helper-input", "reply-type", &b);
+
+  {
+    uint8_t header[SA_PROTO_HEADER_SIZE];
+
+    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    sa_proto_header_encode (header, SA_MSG_SPAWN, 0, 1, SA_PROTO_MAX_PAYLOAD + 1);
+    put (&b, header, sizeof header);
+    write_seed ("helper-input", "oversized-length", &b);
+
+    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    sa_proto_header_encode (header, 99, 0, 1, 0);
+    put (&b, header, sizeof header);
+    write_seed ("helper-input", "unknown-type", &b);
+
+    b.len = 0; put_byte (&b, 3); put_hello (&b, SA_PROTO_VERSION);
+    sa_proto_header_encode (header, SA_MSG_SPAWN, 0, 1, 200);
+    put (&b, header, sizeof header);
+    put (&b, "partial", 7);
+    write_seed ("helper-input", "truncated-spawn", &b);
+  }
+
+  /* A SPAWN whose counts say more strings than there are. */
+  {
+    size_t start;
+    uint32_t huge = 1000;
+
+    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    start = b.len;
+    put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_some, "/bin", NULL);
+    memcpy (b.data + start + SA_PROTO_HEADER_SIZE + 12, &huge, 4);
+    write_seed ("helper-input", "spawn-argc-too-big", &b);
+  }
+}
+
+static void
+library_seeds (void)
+{
+  Buffer b;
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_HELLO, 0, 0, SA_PROTO_VERSION, 1234);
+  write_seed ("library-message", "hello", &b);
+
+  b.len = 0; put_byte (&b, 2); put_words (&b, SA_MSG_SPAWNED, 2, 1, 4321, 0);
+  write_seed ("library-message", "spawned-2-fds", &b);
+
+  b.len = 0; put_byte (&b, 3); put_words (&b, SA_MSG_SPAWNED, 3, 2, 4322, 0);
+  write_seed ("library-message", "spawned-3-fds", &b);
+
+  b.len = 0; put_byte (&b, 4 | 1); put_words (&b, SA_MSG_SPAWNED, 3, 3, 4323, 0);
+  write_seed ("library-message", "spawned-fds-lost", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_SPAWN_FAILED, 0, 4, SA_SPAWN_STAGE_EXEC, 2);
+  write_seed ("library-message", "spawn-failed", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_EXITED, 0, 5, 0x0f00, SA_EXITED_FLAG_TIMED_OUT);
+  write_seed ("library-message", "exited-timed-out", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_EXITED, 0, 5, 0, 0); put_byte (&b, 0);
+  write_seed ("library-message", "trailing-byte", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_KILL, 0, 5, 9, 0);
+  write_seed ("library-message", "kill-from-helper", &b);
+
+  b.len = 0; put_byte (&b, 0); put (&b, "\x08\0\0\0\x06\0", 6);
+  write_seed ("library-message", "truncated-header", &b);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc != 2)
+    {
+      fprintf (stderr, "usage: %s DIR\n", argv[0]);
+      return 2;
+    }
+  dir = argv[1];
+  helper_seeds ();
+  library_seeds ();
+  return 0;
+}
