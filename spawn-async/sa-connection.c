@@ -528,6 +528,11 @@ stop_helper (SaConnection *self,
   clear_source (&self->in_source);
   clear_source (&self->out_source);
   clear_source (&self->timer_source);
+  /* Close, not just unref: a destroyed source that is still in this
+   * iteration's pending dispatches keeps the GSocket alive, and the
+   * helper must see the end of the socket now. */
+  if (self->socket != NULL)
+    g_socket_close (self->socket, NULL);
   g_clear_object (&self->socket);
   g_byte_array_set_size (self->out, 0);
   self->out_offset = 0;
