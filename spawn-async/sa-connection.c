@@ -49,7 +49,7 @@
 #define SHUTDOWN_WAIT_MS            1000
 #define MAX_MESSAGES_PER_DISPATCH   256
 #define MAX_EVENTS_PER_DISPATCH     64
-#define SHRINK_OUTPUT_ABOVE         (1024 * 1024)
+#define SHRINK_OUTPUT_ABOVE         (256 * 1024)
 
 
 typedef enum
@@ -162,6 +162,20 @@ socket_writable (GSocket      *socket,
                  GIOCondition  condition,
                  gpointer      user_data);
 
+/* Empties the output buffer, and gives its memory back when it grew big
+ * (a burst of commands, a helper that stopped reading). */
+static void
+reset_output (SaConnection *self)
+{
+  if (self->out->len > SHRINK_OUTPUT_ABOVE)
+    {
+      g_byte_array_unref (self->out);
+      self->out = g_byte_array_new ();
+    }
+  g_byte_array_set_size (self->out, 0);
+  self->out_offset = 0;
+}
+
 static void
 flush_output (SaConnection *self)
 {
@@ -193,13 +207,7 @@ flush_output (SaConnection *self)
     }
 
   clear_source (&self->out_source);
-  if (self->out->len > SHRINK_OUTPUT_ABOVE)
-    {
-      g_byte_array_unref (self->out);
-      self->out = g_byte_array_new ();
-    }
-  g_byte_array_set_size (self->out, 0);
-  self->out_offset = 0;
+  reset_output (self);
 }
 
 static gboolean
@@ -534,8 +542,7 @@ stop_helper (SaConnection *self,
   if (self->socket != NULL)
     g_socket_close (self->socket, NULL);
   g_clear_object (&self->socket);
-  g_byte_array_set_size (self->out, 0);
-  self->out_offset = 0;
+  reset_output (self);
   self->greeted = FALSE;
   reap_helper (self, grace_ms);
 }
