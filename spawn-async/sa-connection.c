@@ -860,10 +860,13 @@ io_thread (gpointer data)
 
   g_main_context_push_thread_default (self->context);
 
-  if (start_helper (self, &error))
-    g_main_loop_run (self->loop);
-  else
+  /* start_helper() sends the HELLO at once: when the helper is already
+   * gone, helper_lost() has reported the failure and quit a loop that was
+   * not running yet, so there is nothing to run. */
+  if (!start_helper (self, &error))
     report_startup (self, error);
+  else if (!startup_is_done (self))
+    g_main_loop_run (self->loop);
 
   g_main_context_pop_thread_default (self->context);
   return NULL;
