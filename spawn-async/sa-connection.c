@@ -961,7 +961,8 @@ io_thread (gpointer data)
     report_startup (self, error);
 
   /* The helper may also have failed inside start_helper(), before the
-   * loop could run (it died before the HELLO was written). */
+   * loop could run (it died before the HELLO was written): helper_lost()
+   * has then reported it, and quit a loop that was not running yet. */
   if (!self->startup_failed)
     g_main_loop_run (self->loop);
 

@@ -420,6 +420,60 @@ test_helper_exits_before_hello (void)
   g_rmdir (dir);
 }
 
+/* A helper that is gone before the library has even sent its HELLO:
+ * sa_worker_new() must fail, never hang. The window is short, so try
+ * many times, with a watchdog. */
+typedef struct
+{
+  gint     progress;
+  gboolean stop;
+} Watchdog;
+
+static gpointer
+watchdog_main (gpointer data)
+{
+  Watchdog *watchdog = data;
+  gint last = -1;
+  gint64 last_change = g_get_monotonic_time ();
+
+  while (!g_atomic_int_get (&watchdog->stop))
+    {
+      gint now = g_atomic_int_get (&watchdog->progress);
+
+      if (now != last)
+        {
+          last = now;
+          last_change = g_get_monotonic_time ();
+        }
+      else if (g_get_monotonic_time () - last_change > 20 * G_USEC_PER_SEC)
+        g_error ("sa_worker_new() hung at try %d with a helper that exits at once", now);
+      g_usleep (10000);
+    }
+  return NULL;
+}
+
+static void
+test_helper_gone_before_hello_sent (void)
+{
+  Watchdog watchdog = { 0 };
+  GThread *thread = g_thread_new ("watchdog", watchdog_main, &watchdog);
+
+  reliab_use_fake_helper ("exit", NULL);
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SaWorker) worker = sa_worker_new (NULL, &error);
+
+      g_assert_null (worker);
+      g_assert_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED);
+      g_atomic_int_inc (&watchdog.progress);
+    }
+  reliab_use_real_helper ();
+
+  g_atomic_int_set (&watchdog.stop, TRUE);
+  g_thread_join (thread);
+}
+
 /* -- the caller killed -------------------------------------------------------- */
 
 static void
@@ -837,6 +891,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/faults/helper-missing", test_helper_missing);
   g_test_add_func ("/reliability/faults/helper-not-executable", test_helper_not_executable);
   g_test_add_func ("/reliability/faults/helper-exits-before-hello", test_helper_exits_before_hello);
+  g_test_add_func ("/reliability/faults/helper-gone-before-hello-sent", test_helper_gone_before_hello_sent);
   g_test_add_func ("/reliability/faults/helper-dies-after-hello", test_helper_dies_after_hello);
   g_test_add_func ("/reliability/faults/helper-exits-at-restart", test_helper_exits_at_restart);
   g_test_add_func ("/reliability/faults/caller-sigkill", test_caller_sigkill);
