@@ -16,6 +16,7 @@ struct _SaWatch
 {
   SaWatchFunc  func;        /* NULL: not watched (any more) */
   gpointer     data;
+  int          epoll_fd;    /* the set it is in, -1 when none */
 };
 
 typedef struct

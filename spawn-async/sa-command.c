@@ -66,6 +66,9 @@ sa_command_new (GTask      *task,
   self->streams[0].fd = -1;
   self->streams[1].fd = -1;
   self->stdin_fd = -1;
+  self->streams[0].watch.epoll_fd = -1;
+  self->streams[1].watch.epoll_fd = -1;
+  self->stdin_watch.epoll_fd = -1;
 
   return self;
 }
@@ -90,20 +93,31 @@ close_fd (int *fd)
     }
 }
 
-/* Closing the descriptor also takes it out of the epoll set; clearing
- * the func drops an event for it still in the batch being dispatched. */
+/* Takes fd out of the epoll set before it is closed: closing alone would
+ * not when another descriptor shares the open file (a misbehaving helper
+ * can send one pipe twice). Clearing func drops an event for it that is
+ * still in the batch being dispatched. */
+static void
+unwatch_and_close (SaWatch *watch,
+                   int     *fd)
+{
+  if (watch->epoll_fd >= 0 && *fd >= 0)
+    epoll_ctl (watch->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
+  watch->epoll_fd = -1;
+  watch->func = NULL;
+  close_fd (fd);
+}
+
 static void
 stream_close (SaStream *stream)
 {
-  stream->watch.func = NULL;
-  close_fd (&stream->fd);
+  unwatch_and_close (&stream->watch, &stream->fd);
 }
 
 static void
 close_stdin (SaCommand *self)
 {
-  self->stdin_watch.func = NULL;
-  close_fd (&self->stdin_fd);
+  unwatch_and_close (&self->stdin_watch, &self->stdin_fd);
 }
 
 static void
@@ -506,14 +520,14 @@ sa_command_spawned (SaCommand    *self,
     {
       SaStream *stream = &self->streams[i];
 
-      stream->watch = (SaWatch) { stream_readable, self };
+      stream->watch = (SaWatch) { stream_readable, self, -1 };
       if (!sa_connection_watch (self->connection, stream->fd, EPOLLIN, &stream->watch))
         stream_close (stream);
     }
 
   if (self->stdin_fd >= 0)
     {
-      self->stdin_watch = (SaWatch) { stdin_writable, self };
+      self->stdin_watch = (SaWatch) { stdin_writable, self, -1 };
       if (!write_input (self) ||
           !sa_connection_watch (self->connection, self->stdin_fd, EPOLLOUT,
                                 &self->stdin_watch))

@@ -255,7 +255,10 @@ sa_connection_watch (SaConnection *self,
 {
   struct epoll_event event = { .events = events, .data.ptr = watch };
 
-  return epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0;
+  if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0)
+    return FALSE;
+  watch->epoll_fd = self->epoll_fd;
+  return TRUE;
 }
 
 static gboolean
