@@ -45,7 +45,9 @@ typedef struct
   gsize         input_offset;
   guint64       max_output;
   int           kill_signal;
-  GSource      *cancel_source;
+  SaConnection *owner;          /* set by sa_command_attach(), never cleared */
+  GCancellable *cancellable;
+  gulong        cancel_handler;
   GPid          pid;
   SaStream      streams[2];     /* stdout, stderr */
   int           stdin_fd;
@@ -84,6 +86,7 @@ void       sa_command_exited        (SaCommand      *self,
                                      gboolean        timed_out);
 void       sa_command_fail          (SaCommand      *self,
                                      GError         *error);
+void       sa_command_cancel        (SaCommand      *self);
 gboolean   sa_command_is_finished   (SaCommand      *self);
 gboolean   sa_command_wants_stdin   (SaCommand      *self);
 

@@ -138,7 +138,13 @@ sa_command_free (SaCommand *self)
                                                 _("The command was lost")));
 
   close_everything (self);
-  clear_source (&self->cancel_source);
+  if (self->cancel_handler != 0)
+    {
+      /* Waits for a handler running in another thread; none runs after. */
+      g_cancellable_disconnect (self->cancellable, self->cancel_handler);
+      sa_connection_forget_cancel (self->owner, self);
+    }
+  g_clear_object (&self->cancellable);
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     g_free (self->streams[i].data);
   g_clear_pointer (&self->input, g_bytes_unref);
@@ -448,16 +454,10 @@ stdin_writable (SaWatch *watch,
 
 /* -- events from the helper ---------------------------------------------- */
 
-static gboolean
-cancelled (GCancellable *cancellable,
-           gpointer      user_data)
+/* In the I/O thread, for a command whose cancellable was cancelled. */
+void
+sa_command_cancel (SaCommand *self)
 {
-  SaCommand *self = user_data;
-
-  /* The source is let go in sa_command_free(), not here: GLib 2.74 can
-   * leak a GCancellableSource whose last reference is dropped while the
-   * cancelling thread is still emitting ::cancelled. */
-
   if (self->task != NULL)
     {
       SA_DEBUG ("command %u (%s) cancelled", self->id, self->program);
@@ -468,7 +468,17 @@ cancelled (GCancellable *cancellable,
     }
 
   release_if_finished (self);
-  return G_SOURCE_REMOVE;
+}
+
+/* Runs in the thread that cancels (or at once, in the I/O thread, when
+ * the cancellable already is): it only hands the command over. A
+ * signal handler rather than a GCancellableSource, which GLib 2.74 can
+ * leak when its last reference goes while another thread cancels. */
+static void
+cancelled (GCancellable *cancellable,
+           SaCommand    *self)
+{
+  sa_connection_queue_cancel (self->owner, self);
 }
 
 void
@@ -479,13 +489,13 @@ sa_command_attach (SaCommand    *self,
   GCancellable *cancellable = g_task_get_cancellable (self->task);
 
   self->connection = connection;
+  self->owner = connection;
 
   if (cancellable != NULL)
     {
-      self->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (self->cancel_source,
-                             G_SOURCE_FUNC (cancelled), self, NULL);
-      g_source_attach (self->cancel_source, context);
+      self->cancellable = g_object_ref (cancellable);
+      self->cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled),
+                                                    self, NULL);
     }
 }
 

@@ -33,6 +33,10 @@ gboolean      sa_connection_watch        (SaConnection                *self,
                                           int                          fd,
                                           guint32                      events,
                                           SaWatch                     *watch);
+void          sa_connection_queue_cancel (SaConnection                *self,
+                                          SaCommand                   *command);
+void          sa_connection_forget_cancel (SaConnection               *self,
+                                           SaCommand                  *command);
 void          sa_connection_kill_command (SaConnection                *self,
                                           SaCommand                   *command,
                                           int                          signum);

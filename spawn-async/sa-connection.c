@@ -75,6 +75,7 @@ struct _SaConnection
   State                  state;
   GError                *failure;
   GQueue                 incoming;
+  GQueue                 cancelled;      /* commands whose cancellable fired */
   gboolean               startup_done;
   GError                *startup_error;
   gboolean               startup_failed;  /* the I/O thread's own copy */
@@ -317,6 +318,40 @@ send_command (SaConnection *self,
   g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
 }
 
+/* Any thread: the I/O thread cancels the command at its next wake-up. */
+void
+sa_connection_queue_cancel (SaConnection *self,
+                            SaCommand    *command)
+{
+  g_mutex_lock (&self->lock);
+  g_queue_push_tail (&self->cancelled, command);
+  g_mutex_unlock (&self->lock);
+
+  g_source_set_ready_time (self->wake_source, 0);
+}
+
+/* The command is being freed: no cancellation of it may be left queued. */
+void
+sa_connection_forget_cancel (SaConnection *self,
+                             SaCommand    *command)
+{
+  g_mutex_lock (&self->lock);
+  while (g_queue_remove (&self->cancelled, command))
+    ;
+  g_mutex_unlock (&self->lock);
+}
+
+static SaCommand *
+pop_cancelled (SaConnection *self)
+{
+  SaCommand *command;
+
+  g_mutex_lock (&self->lock);
+  command = g_queue_pop_head (&self->cancelled);
+  g_mutex_unlock (&self->lock);
+  return command;
+}
+
 void
 sa_connection_kill_command (SaConnection *self,
                             SaCommand    *command,
@@ -402,7 +437,7 @@ handshake_timeout (gpointer user_data)
   SaConnection *self = user_data;
 
   g_clear_pointer (&self->timer_source, g_source_unref);
-  helper_lost (self, "no handshake");
+  helper_lost (self, _("it did not answer within 5 seconds"));
   return G_SOURCE_REMOVE;
 }
 
@@ -603,8 +638,8 @@ helper_lost (SaConnection *self,
     {
       g_autoptr(GError) startup_error =
         g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                     _("The helper “%s” exited before it was ready"),
-                     self->helper_path);
+                     _("The helper “%s” did not start: %s"),
+                     self->helper_path, why);
 
       report_startup (self, startup_error);
       g_main_loop_quit (self->loop);
@@ -863,7 +898,7 @@ socket_readable (GSocket      *socket,
         return G_SOURCE_CONTINUE;
       if (n <= 0)
         {
-          helper_lost (self, n < 0 ? g_strerror (errno) : "end of stream");
+          helper_lost (self, n < 0 ? g_strerror (errno) : _("it exited"));
           return G_SOURCE_REMOVE;
         }
 
@@ -874,7 +909,7 @@ socket_readable (GSocket      *socket,
         {
           for (guint j = 0; j < n_fds; j++)
             close (fds[j]);
-          helper_lost (self, "malformed message");
+          helper_lost (self, _("it sent a malformed message"));
           return G_SOURCE_REMOVE;
         }
     }
@@ -933,6 +968,12 @@ wake_dispatch (GSource     *source,
       else
         g_queue_push_tail (&self->waiting, command);
     }
+
+  /* One at a time: cancelling may free a command, which takes it out
+   * of the queue. */
+  while ((command = pop_cancelled (self)) != NULL)
+    sa_command_cancel (command);
+
   flush_output (self);
 
   if (destroyed)

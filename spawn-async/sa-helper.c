@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -366,7 +367,9 @@ poll_timeout (int64_t now)
     }
   if (next == 0)
     return -1;
-  return next <= now ? 0 : (int) (next - now);
+  if (next <= now)
+    return 0;
+  return next - now > INT_MAX ? INT_MAX : (int) (next - now);   /* 24.8 days */
 }
 
 /* -- spawning ----------------------------------------------------------- */
