@@ -138,12 +138,13 @@ sa_command_free (SaCommand *self)
                                                 _("The command was lost")));
 
   close_everything (self);
+  /* Waits for a handler running in another thread; none runs after. An
+   * already cancelled cancellable ran it at once and gave no handler id,
+   * so the queue is cleared whatever the id. */
   if (self->cancel_handler != 0)
-    {
-      /* Waits for a handler running in another thread; none runs after. */
-      g_cancellable_disconnect (self->cancellable, self->cancel_handler);
-      sa_connection_forget_cancel (self->owner, self);
-    }
+    g_cancellable_disconnect (self->cancellable, self->cancel_handler);
+  if (self->cancellable != NULL)
+    sa_connection_forget_cancel (self->owner, self);
   g_clear_object (&self->cancellable);
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     g_free (self->streams[i].data);
