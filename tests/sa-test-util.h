@@ -59,8 +59,9 @@ void      sa_test_assert_pid_gone   (GPid               pid,
 GPid      sa_test_read_pid_file   (const char          *path,
                                    guint                timeout_ms);
 
-/* Open file descriptors of this process. */
+/* Open file descriptors of this process, or of process pid. */
 guint     sa_test_count_fds       (void);
+guint     sa_test_count_fds_of    (GPid                 pid);
 
 /* Children of pid that are alive. */
 guint     sa_test_count_children  (GPid                 pid);

@@ -574,19 +574,6 @@ test_caller_out_of_fds (void)
   g_assert_cmpuint (sa_test_count_fds (), ==, fds_before);
 }
 
-static guint
-count_fds_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", pid);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
 static void
 test_helper_out_of_fds (void)
 {
@@ -603,7 +590,7 @@ test_helper_out_of_fds (void)
 
   g_assert_no_errno (prlimit (helper, RLIMIT_NOFILE, NULL, &saved));
   low = saved;
-  low.rlim_cur = count_fds_of (helper);
+  low.rlim_cur = sa_test_count_fds_of (helper);
   g_assert_no_errno (prlimit (helper, RLIMIT_NOFILE, &low, NULL));
 
   result = sa_test_run (worker, argv, NULL, NULL, &error);

@@ -115,19 +115,6 @@ assert_child_fds (SaWorker *worker)
   g_assert_cmpuint (own_dir, <=, 1);
 }
 
-static guint
-count_helper_fds (GPid helper)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", helper);
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  guint count = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    count++;
-  return count;
-}
-
 static void
 test_child_fds (void)
 {
@@ -147,11 +134,11 @@ test_child_fds (void)
   /* The helper: 0-2, its socket (3), its signalfd and the /dev/null it
    * gives children as stdin, nothing more. */
   helper = sa_worker_get_helper_pid (worker);
-  g_assert_cmpuint (count_helper_fds (helper), <=, 6);
+  g_assert_cmpuint (sa_test_count_fds_of (helper), <=, 6);
 
   /* A helper started now, with 1000 fds leaked, is no different. */
   wait_restart (worker);
-  g_assert_cmpuint (count_helper_fds (sa_worker_get_helper_pid (worker)), <=, 6);
+  g_assert_cmpuint (sa_test_count_fds_of (sa_worker_get_helper_pid (worker)), <=, 6);
   assert_child_fds (worker);
 
   close_fds (before);
