@@ -34,7 +34,7 @@ typedef struct
  * owned by the worker's I/O thread. */
 typedef struct
 {
-  SaConnection *connection;
+  SaConnection *connection;   /* set by sa_command_attach() in the I/O thread */
   guint32       id;
   GTask        *task;           /* NULL once the caller has its answer */
   char         *program;        /* argv[0], for messages */
@@ -45,7 +45,6 @@ typedef struct
   gsize         input_offset;
   guint64       max_output;
   int           kill_signal;
-  SaConnection *owner;          /* set by sa_command_attach(), never cleared */
   GCancellable *cancellable;
   gulong        cancel_handler;
   GPid          pid;

@@ -144,7 +144,7 @@ sa_command_free (SaCommand *self)
   if (self->cancel_handler != 0)
     g_cancellable_disconnect (self->cancellable, self->cancel_handler);
   if (self->cancellable != NULL)
-    sa_connection_forget_cancel (self->owner, self);
+    sa_connection_forget_cancel (self->connection, self);
   g_clear_object (&self->cancellable);
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     g_free (self->streams[i].data);
@@ -479,7 +479,7 @@ static void
 cancelled (GCancellable *cancellable,
            SaCommand    *self)
 {
-  sa_connection_queue_cancel (self->owner, self);
+  sa_connection_queue_cancel (self->connection, self);
 }
 
 void
@@ -490,7 +490,6 @@ sa_command_attach (SaCommand    *self,
   GCancellable *cancellable = g_task_get_cancellable (self->task);
 
   self->connection = connection;
-  self->owner = connection;
 
   if (cancellable != NULL)
     {

@@ -402,7 +402,6 @@ fail_commands_in_flight (SaConnection *self,
       if (command->pid > 0 && !command->exited)
         kill (-command->pid, SIGKILL);
       command->awaiting_helper = FALSE;
-      command->connection = NULL;
       sa_command_fail (command, g_error_copy (error));
       dispose_command (self, command);
     }
@@ -418,7 +417,6 @@ fail_queue (SaConnection *self,
 
   while ((command = g_queue_pop_head (queue)) != NULL)
     {
-      command->connection = NULL;
       sa_command_fail (command, g_error_copy (error));
       dispose_command (self, command);
     }
