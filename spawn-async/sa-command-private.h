@@ -34,7 +34,7 @@ typedef struct
  * owned by the worker's I/O thread. */
 typedef struct
 {
-  SaConnection *connection;   /* set by sa_command_attach() in the I/O thread */
+  SaConnection *connection;   /* set by sa_command_attach() when submitted */
   guint32       id;
   GTask        *task;           /* NULL once the caller has its answer */
   char         *program;        /* argv[0], for messages */
@@ -70,8 +70,7 @@ SaCommand *sa_command_new           (GTask          *task,
                                      int             kill_signal);
 void       sa_command_free          (SaCommand      *self);
 void       sa_command_attach        (SaCommand      *self,
-                                     SaConnection   *connection,
-                                     GMainContext   *context);
+                                     SaConnection   *connection);
 void       sa_command_spawned       (SaCommand      *self,
                                      GPid            pid,
                                      const int      *fds,

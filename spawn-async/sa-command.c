@@ -484,8 +484,7 @@ cancelled (GCancellable *cancellable,
 
 void
 sa_command_attach (SaCommand    *self,
-                   SaConnection *connection,
-                   GMainContext *context)
+                   SaConnection *connection)
 {
   GCancellable *cancellable = g_task_get_cancellable (self->task);
 

@@ -3,10 +3,17 @@
  * sa-connection.c: the worker's private I/O thread and its helper.
  *
  * One thread per worker owns the socket to spawn-async-helper, the table
- * of commands in flight and every pipe; callers only queue commands
+ * of commands in flight and every pipe; callers only hand commands over
  * (sa_connection_submit(), from any thread) and get their answers in
  * their own main context. So the caller never blocks on the helper and
  * its main loop never runs the I/O.
+ *
+ * The one exception is the SPAWN frame itself: when nothing is waiting
+ * to be sent, the caller sends it straight to the helper (one
+ * non-blocking send() of one datagram, under the lock) and queues the
+ * command as already sent, without waking this thread. The helper's
+ * answer is what makes this thread take the command in, so a command
+ * costs one thread hop less on its way to the helper.
  *
  * Every pipe of every command sits in one epoll set, watched by a single
  * GSource: with hundreds of commands in flight a loop iteration stays
@@ -75,6 +82,8 @@ struct _SaConnection
   State                  state;
   GError                *failure;
   GQueue                 incoming;
+  guint                  incoming_unsent; /* commands in incoming not sent yet */
+  int                    direct_fd;      /* the socket, when callers may send */
   GQueue                 cancelled;      /* commands whose cancellable fired */
   gboolean               startup_done;
   GError                *startup_error;
@@ -92,7 +101,7 @@ struct _SaConnection
   gboolean               spawned_any;
   gint64                 started_at;
   guint                  early_deaths;
-  guint32                last_id;
+  guint                  last_id;        /* atomic: callers take ids too */
   GHashTable            *commands;       /* id -> SaCommand sent to the helper */
   GQueue                 waiting;        /* to send once a helper is ready */
   int                    epoll_fd;       /* every pipe of every command */
@@ -177,34 +186,52 @@ reset_output (SaConnection *self)
   self->out_offset = 0;
 }
 
+/* Sends what this thread queued. Under the lock, because a frame may take
+ * several datagrams and the helper reads them as one stream: a caller's
+ * direct send must never land in between. Once everything is out, with
+ * a helper greeted and nothing waiting for one, callers may send their
+ * SPAWN frames themselves again. */
 static void
 flush_output (SaConnection *self)
 {
+  g_autoptr(GError) error = NULL;
+  gboolean blocked = FALSE;
+
+  g_mutex_lock (&self->lock);
   while (self->socket != NULL && self->out_offset < self->out->len)
     {
-      g_autoptr(GError) error = NULL;
       gsize chunk = MIN (self->out->len - self->out_offset, SA_PROTO_MAX_MESSAGE);
       gssize n = g_socket_send (self->socket,
                                 (const char *)self->out->data + self->out_offset,
                                 chunk, NULL, &error);
 
-      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          if (self->out_source == NULL)
-            {
-              self->out_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
-              g_source_set_callback (self->out_source, G_SOURCE_FUNC (socket_writable),
-                                     self, NULL);
-              g_source_attach (self->out_source, self->context);
-            }
-          return;
-        }
       if (n < 0)
         {
-          helper_lost (self, error->message);
-          return;
+          blocked = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          break;
         }
       self->out_offset += (gsize)n;
+    }
+  self->direct_fd = self->socket != NULL && error == NULL && self->greeted &&
+                    g_queue_is_empty (&self->waiting) ?
+                    g_socket_get_fd (self->socket) : -1;
+  g_mutex_unlock (&self->lock);
+
+  if (blocked)
+    {
+      if (self->out_source == NULL)
+        {
+          self->out_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
+          g_source_set_callback (self->out_source, G_SOURCE_FUNC (socket_writable),
+                                 self, NULL);
+          g_source_attach (self->out_source, self->context);
+        }
+      return;
+    }
+  if (error != NULL)
+    {
+      helper_lost (self, error->message);
+      return;
     }
 
   clear_source (&self->out_source);
@@ -290,6 +317,18 @@ epoll_ready (int          fd,
   return G_SOURCE_CONTINUE;
 }
 
+/* Any thread. */
+static guint32
+next_id (SaConnection *self)
+{
+  guint32 id;
+
+  do
+    id = (guint32)g_atomic_int_add ((gint *)&self->last_id, 1) + 1;
+  while (id == 0);
+  return id;
+}
+
 static void
 send_command (SaConnection *self,
               SaCommand    *command)
@@ -305,9 +344,7 @@ send_command (SaConnection *self,
       return;
     }
 
-  if (++self->last_id == 0)
-    self->last_id = 1;
-  command->id = self->last_id;
+  command->id = next_id (self);
 
   sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, command->id,
                           (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
@@ -316,6 +353,31 @@ send_command (SaConnection *self,
 
   command->awaiting_helper = TRUE;
   g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
+}
+
+/* Takes in what callers handed over: commands they sent themselves join
+ * the table, the others are sent now or wait for a helper. */
+static void
+take_incoming (SaConnection *self)
+{
+  GQueue incoming;
+  SaCommand *command;
+
+  g_mutex_lock (&self->lock);
+  incoming = self->incoming;
+  g_queue_init (&self->incoming);
+  self->incoming_unsent = 0;
+  g_mutex_unlock (&self->lock);
+
+  while ((command = g_queue_pop_head (&incoming)) != NULL)
+    {
+      if (command->awaiting_helper)
+        g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
+      else if (self->greeted)
+        send_command (self, command);
+      else
+        g_queue_push_tail (&self->waiting, command);
+    }
 }
 
 /* Any thread: the I/O thread cancels the command at its next wake-up. */
@@ -575,8 +637,11 @@ stop_helper (SaConnection *self,
   /* Close, not just unref: a destroyed source that is still in this
    * iteration's pending dispatches keeps the GSocket alive, and the
    * helper must see the end of the socket now. */
+  g_mutex_lock (&self->lock);
+  self->direct_fd = -1;
   if (self->socket != NULL)
     g_socket_close (self->socket, NULL);
+  g_mutex_unlock (&self->lock);
   g_clear_object (&self->socket);
   reset_output (self);
   self->greeted = FALSE;
@@ -627,6 +692,8 @@ helper_lost (SaConnection *self,
   SA_DEBUG ("helper %d lost: %s", self->helper_pid, why);
 
   stop_helper (self, 0);
+  /* Commands their callers sent went to this helper: they are in flight. */
+  take_incoming (self);
 
   error = g_error_new_literal (SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED,
                                _("worker process exited unexpectedly"));
@@ -780,7 +847,16 @@ handle_message (SaConnection *self,
   if (header.type == SA_MSG_HELLO)
     return handle_hello (self, &header, payload);
 
-  if (!self->greeted || (command = lookup_command (self, header.id)) == NULL)
+  if (!self->greeted)
+    return FALSE;
+  command = lookup_command (self, header.id);
+  if (command == NULL)
+    {
+      /* The first answer about a command its caller sent directly. */
+      take_incoming (self);
+      command = lookup_command (self, header.id);
+    }
+  if (command == NULL)
     return FALSE;
 
   switch (header.type)
@@ -912,6 +988,9 @@ socket_readable (GSocket      *socket,
         }
     }
 
+  /* take_incoming() may have queued frames of commands taken in. */
+  if (self->socket != NULL && self->out_offset < self->out->len)
+    flush_output (self);
   return self->socket != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
@@ -946,7 +1025,6 @@ wake_dispatch (GSource     *source,
                gpointer     user_data)
 {
   SaConnection *self = user_data;
-  GQueue incoming;
   gboolean destroyed;
   SaCommand *command;
 
@@ -954,18 +1032,9 @@ wake_dispatch (GSource     *source,
 
   g_mutex_lock (&self->lock);
   destroyed = self->state == STATE_DESTROYED;
-  incoming = self->incoming;
-  g_queue_init (&self->incoming);
   g_mutex_unlock (&self->lock);
 
-  while ((command = g_queue_pop_head (&incoming)) != NULL)
-    {
-      sa_command_attach (command, self, self->context);
-      if (self->greeted)
-        send_command (self, command);
-      else
-        g_queue_push_tail (&self->waiting, command);
-    }
+  take_incoming (self);
 
   /* One at a time: cancelling may free a command, which takes it out
    * of the queue. */
@@ -1022,6 +1091,7 @@ sa_connection_new (const char                   *helper_path,
   g_autoptr(GError) startup_error = NULL;
 
   self->epoll_fd = -1;
+  self->direct_fd = -1;
   self->helper_path = g_strdup (helper_path);
   self->callbacks = *callbacks;
   self->user_data = user_data;
@@ -1077,11 +1147,49 @@ sa_connection_new (const char                   *helper_path,
   return self;
 }
 
+/* Under the lock: sends the command's SPAWN frame from the caller's
+ * thread, when it fits one datagram and the socket takes it now. */
+static gboolean
+send_direct (SaConnection *self,
+             SaCommand    *command)
+{
+  guint32 id;
+  gssize n;
+
+  if (self->direct_fd < 0 || self->incoming_unsent > 0 ||
+      command->frame_len > SA_PROTO_MAX_MESSAGE ||
+      (command->cancellable != NULL && g_cancellable_is_cancelled (command->cancellable)))
+    return FALSE;
+
+  id = next_id (self);
+  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, id,
+                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
+  do
+    n = send (self->direct_fd, command->frame, command->frame_len,
+              MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  /* A full socket or a gone helper: the I/O thread sends it, or finds
+   * out. A datagram is sent whole or not at all. */
+  if (n != (gssize)command->frame_len)
+    return FALSE;
+
+  command->id = id;
+  command->awaiting_helper = TRUE;
+  g_clear_pointer (&command->frame, g_free);
+  return TRUE;
+}
+
 gboolean
 sa_connection_submit (SaConnection  *self,
                       SaCommand     *command,
                       GError       **error)
 {
+  gboolean wake = FALSE;
+
+  /* Here, in the caller's thread: the command may reach the helper
+   * before the I/O thread knows of it, and must be cancellable then. */
+  sa_command_attach (command, self);
+
   g_mutex_lock (&self->lock);
   switch (self->state)
     {
@@ -1097,12 +1205,20 @@ sa_connection_submit (SaConnection  *self,
       return FALSE;
     case STATE_RUNNING:
     default:
+      /* Sent directly, the command needs no wake-up: the helper's
+       * answer makes the I/O thread take it in. */
+      if (!send_direct (self, command))
+        {
+          self->incoming_unsent++;
+          wake = TRUE;
+        }
       g_queue_push_tail (&self->incoming, command);
       break;
     }
   g_mutex_unlock (&self->lock);
 
-  g_source_set_ready_time (self->wake_source, 0);
+  if (wake)
+    g_source_set_ready_time (self->wake_source, 0);
   return TRUE;
 }
 

@@ -22,7 +22,8 @@
  * is created, and the helper creates every child. The calling process
  * never forks, so spawning costs the same with a 16 MiB heap as with an
  * 8 GiB one, and the caller's main loop never waits for a child to be
- * created: [method@Sa.Worker.aspawn_async] only queues the command.
+ * created: [method@Sa.Worker.aspawn_async] only hands the command over
+ * (one non-blocking send to the helper, or a queue).
  *
  * ```c
  * static void
@@ -458,8 +459,9 @@ prepare_command (GTask               *task,
  *
  * Runs @argv through the worker's helper and calls @callback when it has
  * ended and its output has been read; get the [class@Sa.Result] with
- * [method@Sa.Worker.aspawn_finish]. This only queues the command: it
- * never blocks, and it may be called from any thread.
+ * [method@Sa.Worker.aspawn_finish]. This only hands the command over
+ * (one non-blocking send to the helper, or a queue for the worker's
+ * I/O thread): it never blocks, and it may be called from any thread.
  *
  * Any number of commands may be in flight at once; each gets its own
  * answer, in the order they end.

@@ -388,7 +388,16 @@ test_concurrent_many (void)
       /* Different lengths of work, so that they end out of order. */
       const char *argv[] = { "sh", "-c", i % 3 == 0 ? "sleep 0.0$1; printf %s \"$1\"" : "printf %s \"$1\"", "sh", NULL, NULL };
 
-      args[i] = g_strdup_printf ("%u", i);
+      /* Every fifth frame spans several socket messages, so the I/O
+       * thread sends it, between frames that callers send themselves. */
+      if (i % 5 == 4)
+        {
+          g_autofree char *padding = g_strnfill (100 * 1024, 'x');
+
+          args[i] = g_strdup_printf ("%s%u", padding, i);
+        }
+      else
+        args[i] = g_strdup_printf ("%u", i);
       argv[4] = args[i];
       sa_test_start (worker, argv, NULL, NULL, &results[i]);
     }
