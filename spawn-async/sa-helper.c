@@ -55,6 +55,7 @@
 #define MAX_READS_PER_WAKEUP 64      /* keep reaping while flooded */
 #define LINGER_CHECK_MS      1000    /* how often to look at lingering groups */
 #define SIGNALS_PER_READ     8       /* > the 4 signals of the signalfd */
+#define REPLIES_PER_SEND     32      /* replies per sendmmsg() */
 
 typedef struct
 {
@@ -74,6 +75,12 @@ typedef struct
   int     fds[SA_PROTO_MAX_FDS];
   size_t  n_fds;
 } Reply;
+
+typedef union
+{
+  char           buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_FDS)];
+  struct cmsghdr align;
+} ReplyControl;
 
 typedef struct
 {
@@ -144,44 +151,36 @@ grow (void *array, size_t *capacity, size_t needed, size_t element_size)
 
 /* -- replies ------------------------------------------------------------ */
 
-/* 1: sent, 0: would block, -1: the connection is gone. */
-static int
-send_reply (Reply *reply)
+/* The message for one reply, its descriptors in @control. */
+static void
+prepare_message (Reply          *reply,
+                 struct msghdr  *msg,
+                 struct iovec   *iov,
+                 ReplyControl   *control)
 {
-  union {
-    char buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  struct iovec iov = { reply->bytes, reply->len };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-  ssize_t n;
+  iov->iov_base = reply->bytes;
+  iov->iov_len = reply->len;
+  memset (msg, 0, sizeof *msg);
+  msg->msg_iov = iov;
+  msg->msg_iovlen = 1;
 
   if (reply->n_fds > 0)
     {
       struct cmsghdr *cmsg;
 
-      memset (&control, 0, sizeof control);
-      msg.msg_control = control.buf;
-      msg.msg_controllen = CMSG_SPACE (sizeof (int) * reply->n_fds);
-      cmsg = CMSG_FIRSTHDR (&msg);
+      memset (control, 0, sizeof *control);
+      msg->msg_control = control->buf;
+      msg->msg_controllen = CMSG_SPACE (sizeof (int) * reply->n_fds);
+      cmsg = CMSG_FIRSTHDR (msg);
       cmsg->cmsg_level = SOL_SOCKET;
       cmsg->cmsg_type = SCM_RIGHTS;
       cmsg->cmsg_len = CMSG_LEN (sizeof (int) * reply->n_fds);
       memcpy (CMSG_DATA (cmsg), reply->fds, sizeof (int) * reply->n_fds);
     }
-
-  do
-    n = sendmsg (helper.sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  while (n < 0 && errno == EINTR);
-
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
-    return 0;
-  if (n < 0)
-    return -1;
-  close_fds (reply->fds, reply->n_fds);
-  return 1;
 }
 
+/* Sends the queued replies in order, REPLIES_PER_SEND per sendmmsg();
+ * what the socket cannot take now stays queued until it is writable. */
 static void
 flush_replies (void)
 {
@@ -189,20 +188,41 @@ flush_replies (void)
 
   while (sent < helper.n_replies)
     {
-      int ret = send_reply (&helper.replies[sent]);
+      struct mmsghdr msgs[REPLIES_PER_SEND];
+      struct iovec iovs[REPLIES_PER_SEND];
+      ReplyControl controls[REPLIES_PER_SEND];
+      size_t n = helper.n_replies - sent;
+      int ret;
 
-      if (ret < 0)
-        shut_down (EXIT_SUCCESS);
-      if (ret == 0)
+      if (n > REPLIES_PER_SEND)
+        n = REPLIES_PER_SEND;
+      for (size_t i = 0; i < n; i++)
+        prepare_message (&helper.replies[sent + i], &msgs[i].msg_hdr, &iovs[i], &controls[i]);
+
+      do
+        ret = sendmmsg (helper.sock, msgs, (unsigned int) n, MSG_NOSIGNAL | MSG_DONTWAIT);
+      while (ret < 0 && errno == EINTR);
+
+      if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
         break;
-      sent++;
+      if (ret < 0)
+        shut_down (EXIT_SUCCESS);          /* the library has gone */
+
+      for (int i = 0; i < ret; i++)
+        close_fds (helper.replies[sent + (size_t) i].fds, helper.replies[sent + (size_t) i].n_fds);
+      sent += (size_t) ret;
+      if ((size_t) ret < n)
+        break;                             /* full: the rest when writable */
     }
+
   memmove (helper.replies, helper.replies + sent,
            (helper.n_replies - sent) * sizeof (Reply));
   helper.n_replies -= sent;
 }
 
-/* Sends a reply now, or queues it (with its fds) behind earlier ones. */
+/* Queues a reply (with its fds): replies go out together before the
+ * helper waits again, or once REPLIES_PER_SEND are queued, so that a
+ * busy helper wakes the library once for many of them. */
 static void
 reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
        const int *fds, size_t n_fds)
@@ -214,27 +234,18 @@ reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
   if (n_fds > 0)            /* fds may be NULL then: memcpy (x, NULL, 0) is UB */
     memcpy (r.fds, fds, n_fds * sizeof (int));
 
-  if (helper.n_replies == 0)
-    {
-      int ret = send_reply (&r);
-
-      if (ret < 0)
-        {
-          close_fds (r.fds, r.n_fds);
-          shut_down (EXIT_SUCCESS);
-        }
-      if (ret > 0)
-        return;
-    }
-
   helper.replies = grow (helper.replies, &helper.replies_capacity,
                          helper.n_replies + 1, sizeof (Reply));
   if (helper.replies == NULL)
     {
+      close_fds (r.fds, r.n_fds);
       fputs ("spawn-async-helper: out of memory\n", stderr);
       shut_down (EXIT_FAILURE);
     }
   helper.replies[helper.n_replies++] = r;
+
+  if (helper.n_replies >= REPLIES_PER_SEND)
+    flush_replies ();
 }
 
 /* -- children ----------------------------------------------------------- */
@@ -627,7 +638,11 @@ sa_helper_on_hello (uint32_t version)
 
   reply (SA_MSG_HELLO, 0, words, 2, NULL, 0);
   if (version != SA_PROTO_VERSION)
-    shut_down (EXIT_FAILURE);
+    {
+      /* Say which version this is before leaving. */
+      flush_replies ();
+      shut_down (EXIT_FAILURE);
+    }
 }
 
 /* -- the connection ----------------------------------------------------- */
@@ -802,10 +817,11 @@ main (int argc, char **argv)
 
       if (fds[1].revents & POLLIN)
         read_signals ();
-      if (fds[0].revents & POLLOUT)
-        flush_replies ();
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
         read_socket ();
       run_deadlines (now_ms ());
+      /* Everything this wakeup answered, in one go. */
+      if (helper.n_replies > 0)
+        flush_replies ();
     }
 }
