@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 
+#include "sa-buffer-private.h"
+
 G_BEGIN_DECLS
 
 typedef struct _SaConnection SaConnection;
@@ -23,9 +25,7 @@ typedef struct
 {
   SaWatch   watch;         /* first: the stream is its watch */
   int       fd;            /* -1 once closed */
-  char     *data;          /* always room for a trailing NUL */
-  gsize     len;
-  gsize     capacity;
+  SaBuffer  buffer;
   gboolean  pipe_grown;
 } SaStream;
 

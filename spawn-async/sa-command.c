@@ -147,7 +147,7 @@ sa_command_free (SaCommand *self)
     sa_connection_forget_cancel (self->connection, self);
   g_clear_object (&self->cancellable);
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
-    g_free (self->streams[i].data);
+    sa_buffer_clear (&self->streams[i].buffer);
   g_clear_pointer (&self->input, g_bytes_unref);
   g_free (self->frame);
   g_free (self->program);
@@ -239,42 +239,25 @@ sa_command_fail (SaCommand *self,
   close_everything (self);
 }
 
-static char *
-stream_steal (SaStream *stream,
-              gsize    *len)
-{
-  char *data = g_steal_pointer (&stream->data);
-
-  *len = stream->len;
-  if (data == NULL)
-    return NULL;
-
-  /* Give back the unused room (mremap for big buffers, no copy). */
-  data = g_realloc (data, stream->len + 1);
-  data[stream->len] = '\0';
-  return data;
-}
-
 static void
 maybe_complete (SaCommand *self)
 {
-  gsize out_len, err_len;
-  char *out, *err;
+  GBytes *out, *err;
 
   if (self->task == NULL || !self->exited ||
       self->streams[0].fd >= 0 || self->streams[1].fd >= 0)
     return;
 
-  out = stream_steal (&self->streams[0], &out_len);
-  err = stream_steal (&self->streams[1], &err_len);
+  out = sa_buffer_steal (&self->streams[0].buffer);
+  err = sa_buffer_steal (&self->streams[1].buffer);
 
   SA_DEBUG ("command %u (%s, pid %d) done: status 0x%x, %" G_GSIZE_FORMAT
             " + %" G_GSIZE_FORMAT " bytes of output",
-            self->id, self->program, self->pid, self->wait_status, out_len, err_len);
+            self->id, self->program, self->pid, self->wait_status,
+            g_bytes_get_size (out), g_bytes_get_size (err));
 
   complete (self,
-            sa_result_new (self->pid, self->wait_status,
-                           out, out_len, err, err_len,
+            sa_result_new (self->pid, self->wait_status, out, err,
                            self->timed_out, self->truncated),
             NULL);
 }
@@ -300,23 +283,17 @@ stream_read (SaCommand *self,
 {
   /* Most commands write little or nothing: a small first buffer keeps
    * 2 x 64 KiB per command from fragmenting the heap. */
-  gsize chunk = stream->data == NULL ? FIRST_READ : READ_CHUNK;
+  SaBuffer *buffer = &stream->buffer;
   gsize room;
+  char *at = sa_buffer_reserve (buffer, buffer->data == NULL ? FIRST_READ : READ_CHUNK, &room);
   gssize n;
 
-  if (stream->capacity - stream->len < chunk + 1)
-    {
-      stream->capacity = MAX (stream->capacity * 2, stream->len + chunk + 1);
-      stream->data = g_realloc (stream->data, stream->capacity);
-    }
-
-  room = stream->capacity - stream->len - 1;
   /* Read one byte past the limit, to know whether there was more. */
-  if (self->max_output > 0 && self->max_output - stream->len < room)
-    room = (gsize) (self->max_output - stream->len) + 1;
+  if (self->max_output > 0 && self->max_output - buffer->len < room)
+    room = (gsize) (self->max_output - buffer->len) + 1;
 
   do
-    n = read (stream->fd, stream->data + stream->len, room);
+    n = read (stream->fd, at, room);
   while (n < 0 && errno == EINTR);
 
   if (n < 0)
@@ -324,17 +301,17 @@ stream_read (SaCommand *self,
   if (n == 0)
     return FALSE;
 
-  stream->len += (gsize) n;
+  buffer->len += (gsize) n;
 
-  if (self->max_output > 0 && stream->len > self->max_output)
+  if (self->max_output > 0 && buffer->len > self->max_output)
     {
-      stream->len = (gsize) self->max_output;
+      buffer->len = (gsize) self->max_output;
       self->truncated = TRUE;
       request_kill (self, self->kill_signal);
       return FALSE;
     }
 
-  if (!stream->pipe_grown && stream->len > GROW_PIPE_AFTER)
+  if (!stream->pipe_grown && buffer->len > GROW_PIPE_AFTER)
     {
       stream->pipe_grown = TRUE;
       fcntl (stream->fd, F_SETPIPE_SZ, BIG_PIPE_SIZE);  /* a hint: may fail */

@@ -5,14 +5,12 @@
 
 G_BEGIN_DECLS
 
-/* stdout_data and stderr_data (may be NULL when empty) are taken; each
- * must have a NUL byte after its length. */
+/* stdout_bytes and stderr_bytes are taken; each must have a NUL byte
+ * after its data. */
 SaResult *sa_result_new (GPid      pid,
                          int       wait_status,
-                         char     *stdout_data,
-                         gsize     stdout_len,
-                         char     *stderr_data,
-                         gsize     stderr_len,
+                         GBytes   *stdout_bytes,
+                         GBytes   *stderr_bytes,
                          gboolean  timed_out,
                          gboolean  output_truncated);
 

@@ -75,24 +75,11 @@ sa_result_init (SaResult *self)
   self->wait_status = 0;
 }
 
-static GBytes *
-bytes_take (char  *data,
-            gsize  len)
-{
-  static const char empty[1] = "";
-
-  if (data == NULL)
-    return g_bytes_new_static (empty, 0);
-  return g_bytes_new_take (data, len);
-}
-
 SaResult *
 sa_result_new (GPid      pid,
                int       wait_status,
-               char     *stdout_data,
-               gsize     stdout_len,
-               char     *stderr_data,
-               gsize     stderr_len,
+               GBytes   *stdout_bytes,
+               GBytes   *stderr_bytes,
                gboolean  timed_out,
                gboolean  output_truncated)
 {
@@ -102,8 +89,8 @@ sa_result_new (GPid      pid,
   self->wait_status = wait_status;
   g_bytes_unref (self->streams[0]);
   g_bytes_unref (self->streams[1]);
-  self->streams[0] = bytes_take (stdout_data, stdout_len);
-  self->streams[1] = bytes_take (stderr_data, stderr_len);
+  self->streams[0] = stdout_bytes;
+  self->streams[1] = stderr_bytes;
   self->timed_out = !!timed_out;
   self->output_truncated = !!output_truncated;
 

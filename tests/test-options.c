@@ -429,6 +429,65 @@ test_both_streams_large (void)
   g_assert_cmpuint (g_bytes_get_size (sa_result_get_stderr_bytes (result)), ==, 3000000);
 }
 
+/* A file of printable bytes in a pattern that no misplaced or repeated
+ * chunk can reproduce, bigger than what stays on the heap. */
+static char *
+make_pattern_file (gsize   size,
+                   GBytes **contents)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (size);
+  char *path = NULL;
+  char *data = g_malloc (size);
+  int fd;
+
+  for (gsize i = 0; i < size; i++)
+    data[i] = (char)(' ' + g_rand_int_range (rand, 0, 95));
+
+  fd = g_file_open_tmp ("sa-test-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  close (fd);
+  g_file_set_contents (path, data, (gssize)size, &error);
+  g_assert_no_error (error);
+  *contents = g_bytes_new_take (data, size);
+  return path;
+}
+
+static void
+test_large_output_exact (void)
+{
+  /* Around 1 MiB (where the buffer moves to its own mapping) and well
+   * past it, in whole and with an output limit inside the mapping. */
+  const gsize sizes[] = { 1024 * 1024 - 1, 1024 * 1024 + 1, 5 * 1024 * 1024 + 7 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      g_autoptr(GBytes) expected = NULL;
+      g_autofree char *path = make_pattern_file (sizes[i], &expected);
+      const char *argv[] = { "cat", path, NULL };
+      g_autoptr(SaResult) whole = sa_test_run_ok (worker, argv, NULL);
+      g_autoptr(SaResult) limited = NULL;
+      g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
+      g_autoptr(GBytes) head = g_bytes_new_from_bytes (expected, 0, sizes[i] - 3);
+      const char *text;
+
+      g_assert_true (g_bytes_equal (sa_result_get_stdout_bytes (whole), expected));
+      g_assert_false (sa_result_get_output_truncated (whole));
+      /* The text is the same bytes, ended by a NUL. */
+      text = sa_result_get_stdout (whole);
+      g_assert_cmpuint (strlen (text), ==, sizes[i]);
+      g_assert_cmpmem (text, sizes[i], g_bytes_get_data (expected, NULL), sizes[i]);
+
+      sa_spawn_options_set_max_output (options, sizes[i] - 3);
+      limited = sa_test_run_ok (worker, argv, options);
+      g_assert_true (g_bytes_equal (sa_result_get_stdout_bytes (limited), head));
+      g_assert_true (sa_result_get_output_truncated (limited));
+      g_assert_cmpuint (strlen (sa_result_get_stdout (limited)), ==, sizes[i] - 3);
+
+      g_unlink (path);
+    }
+}
+
 /* -- a descendant keeps the output open ------------------------------------ */
 
 static void
@@ -477,6 +536,7 @@ main (int   argc,
   g_test_add_func ("/result/binary-output", test_binary_output);
   g_test_add_func ("/result/large-output", test_large_output);
   g_test_add_func ("/result/both-streams-large", test_both_streams_large);
+  g_test_add_func ("/result/large-output-exact", test_large_output_exact);
   g_test_add_func ("/result/daemonizing-child", test_daemonizing_child);
 
   worker = sa_worker_new (NULL, &error);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-buffer.c: the output buffer (sa-buffer.c) on its own: what is
+ * written comes back exactly, followed by a NUL, on the heap and in its
+ * own mapping, and a buffer always has room after a reserve.
+ */
+#include <string.h>
+
+#include "sa-buffer-private.h"
+
+#define MiB (1024 * 1024)
+
+/* Fills the buffer to size in writes of at most chunk bytes, as reads
+ * of a pipe would, each byte telling its offset. */
+static void
+fill (SaBuffer *buffer,
+      gsize     size,
+      gsize     chunk)
+{
+  while (buffer->len < size)
+    {
+      gsize room;
+      char *at = sa_buffer_reserve (buffer, 4096, &room);
+      gsize n = MIN (MIN (room, chunk), size - buffer->len);
+
+      g_assert_cmpuint (room, >, 0);
+      g_assert_true (at == buffer->data + buffer->len);
+      g_assert_cmpuint (buffer->len + room, <, buffer->capacity);
+      for (gsize i = 0; i < n; i++)
+        at[i] = (char)((buffer->len + i) % 251);
+      buffer->len += n;
+    }
+}
+
+static void
+assert_pattern (GBytes *bytes,
+                gsize   size)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  g_assert_cmpuint (len, ==, size);
+  for (gsize i = 0; i < size; i++)
+    if (data[i] != (char)(i % 251))
+      g_error ("byte %" G_GSIZE_FORMAT " is wrong", i);
+  g_assert_cmpint (data[size], ==, '\0');
+}
+
+static void
+test_sizes (void)
+{
+  const gsize sizes[] = { 1, 4095, 4096, MiB - 1, MiB, MiB + 1, 3 * MiB + 5, 17 * MiB };
+  const gsize chunks[] = { 1000, 65536, MiB };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    for (guint j = 0; j < G_N_ELEMENTS (chunks); j++)
+      {
+        SaBuffer buffer = { 0 };
+        GBytes *bytes;
+
+        fill (&buffer, sizes[i], chunks[j]);
+        g_assert_cmpint (buffer.mapped, ==, buffer.capacity > MiB);
+        bytes = sa_buffer_steal (&buffer);
+        g_assert_null (buffer.data);
+        g_assert_cmpuint (buffer.len, ==, 0);
+        assert_pattern (bytes, sizes[i]);
+        g_bytes_unref (bytes);
+      }
+}
+
+static void
+test_empty (void)
+{
+  SaBuffer buffer = { 0 };
+  GBytes *bytes = sa_buffer_steal (&buffer);
+
+  g_assert_cmpuint (g_bytes_get_size (bytes), ==, 0);
+  g_assert_cmpint (*(const char *)g_bytes_get_data (bytes, NULL), ==, '\0');
+  g_bytes_unref (bytes);
+}
+
+static void
+test_clear (void)
+{
+  SaBuffer heap = { 0 }, mapped = { 0 };
+  GBytes *bytes;
+
+  fill (&heap, 1000, 1000);
+  fill (&mapped, 5 * MiB, MiB);
+  g_assert_false (heap.mapped);
+  g_assert_true (mapped.mapped);
+  sa_buffer_clear (&heap);
+  sa_buffer_clear (&mapped);
+  g_assert_null (heap.data);
+  g_assert_null (mapped.data);
+
+  /* A cleared buffer is a new one. */
+  fill (&mapped, 100, 100);
+  bytes = sa_buffer_steal (&mapped);
+  assert_pattern (bytes, 100);
+  g_bytes_unref (bytes);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/buffer/sizes", test_sizes);
+  g_test_add_func ("/buffer/empty", test_empty);
+  g_test_add_func ("/buffer/clear", test_clear);
+
+  return g_test_run ();
+}
