@@ -666,6 +666,7 @@ fail_permanently (SaConnection *self,
     }
   incoming = self->incoming;
   g_queue_init (&self->incoming);
+  self->incoming_unsent = 0;
   g_mutex_unlock (&self->lock);
 
   fail_queue (self, &self->waiting, error);
@@ -1007,6 +1008,7 @@ shut_down (SaConnection *self)
   g_mutex_lock (&self->lock);
   incoming = self->incoming;
   g_queue_init (&self->incoming);
+  self->incoming_unsent = 0;
   g_mutex_unlock (&self->lock);
 
   fail_queue (self, &incoming, error);
