@@ -1207,6 +1207,8 @@ format_number (double value,
     return g_strdup_printf ("%.0f kB", value);
   if (unit[0] == '\0')
     return g_strdup_printf ("%.0f", value);
+  if (g_str_equal (unit, "x"))
+    return g_strdup_printf ("%.2f x", value);   /* ratios: 0.86 is not 0.9 */
   return g_strdup_printf ("%.1f %s", value, unit);
 }
 
