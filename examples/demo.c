@@ -7,7 +7,7 @@
  * commands first through GSubprocess, then through a SaWorker. GSubprocess
  * forks, and fork() copies the page tables of the whole heap while the main
  * loop waits; the worker's helper process does the spawning, so the caller
- * only queues the command.
+ * only sends it the command.
  *
  *   spawn-async-demo [--heap-mib 4096] [--count 20]
  */
