@@ -221,8 +221,9 @@ flush_replies (void)
 }
 
 /* Queues a reply (with its fds): replies go out together before the
- * helper waits again, or once REPLIES_PER_SEND are queued, so that a
- * busy helper wakes the library once for many of them. */
+ * helper waits again, or each time REPLIES_PER_SEND more are queued, so
+ * that a busy helper wakes the library once for many of them (and one
+ * that cannot send does not retry at every reply). */
 static void
 reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
        const int *fds, size_t n_fds)
@@ -244,7 +245,7 @@ reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
     }
   helper.replies[helper.n_replies++] = r;
 
-  if (helper.n_replies >= REPLIES_PER_SEND)
+  if (helper.n_replies % REPLIES_PER_SEND == 0)
     flush_replies ();
 }
 
