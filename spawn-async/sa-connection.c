@@ -317,24 +317,39 @@ epoll_ready (int          fd,
   return G_SOURCE_CONTINUE;
 }
 
-/* Any thread. */
+/* Any thread: writes the next id into the header of the command's SPAWN
+ * frame, and returns it. */
 static guint32
-next_id (SaConnection *self)
+stamp_frame (SaConnection *self,
+             SaCommand    *command)
 {
   guint32 id;
 
   do
     id = (guint32)g_atomic_int_add ((gint *)&self->last_id, 1) + 1;
   while (id == 0);
+  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, id,
+                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
   return id;
+}
+
+/* The frame has gone to the helper (or into the output buffer). */
+static void
+frame_sent (SaCommand *command,
+            guint32    id)
+{
+  command->id = id;
+  command->awaiting_helper = TRUE;
+  g_clear_pointer (&command->frame, g_free);
 }
 
 static void
 send_command (SaConnection *self,
               SaCommand    *command)
 {
-  if (command->task != NULL &&
-      g_cancellable_is_cancelled (g_task_get_cancellable (command->task)))
+  guint32 id;
+
+  if (command->task != NULL && g_cancellable_is_cancelled (command->cancellable))
     sa_command_fail (command, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                                    _("Operation was cancelled")));
   if (command->task == NULL)
@@ -344,14 +359,9 @@ send_command (SaConnection *self,
       return;
     }
 
-  command->id = next_id (self);
-
-  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, command->id,
-                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
+  id = stamp_frame (self, command);
   g_byte_array_append (self->out, command->frame, command->frame_len);
-  g_clear_pointer (&command->frame, g_free);
-
-  command->awaiting_helper = TRUE;
+  frame_sent (command, id);
   g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
 }
 
@@ -1160,12 +1170,10 @@ send_direct (SaConnection *self,
 
   if (self->direct_fd < 0 || self->incoming_unsent > 0 ||
       command->frame_len > SA_PROTO_MAX_MESSAGE ||
-      (command->cancellable != NULL && g_cancellable_is_cancelled (command->cancellable)))
+      g_cancellable_is_cancelled (command->cancellable))
     return FALSE;
 
-  id = next_id (self);
-  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, id,
-                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
+  id = stamp_frame (self, command);
   do
     n = send (self->direct_fd, command->frame, command->frame_len,
               MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -1175,9 +1183,7 @@ send_direct (SaConnection *self,
   if (n != (gssize)command->frame_len)
     return FALSE;
 
-  command->id = id;
-  command->awaiting_helper = TRUE;
-  g_clear_pointer (&command->frame, g_free);
+  frame_sent (command, id);
   return TRUE;
 }
 
