@@ -7,85 +7,128 @@
 
 G_BEGIN_DECLS
 
-typedef struct _SaConnection SaConnection;
+typedef struct _SaCommand SaCommand;
+typedef struct _SaInbox SaInbox;
 typedef struct _SaWatch SaWatch;
 
-/* A file descriptor in the connection's epoll set. */
-typedef void (*SaWatchFunc) (SaWatch *watch,
-                             guint32  events);
+/* Where a command is in its life; see the state machine at the top of
+ * sa-connection.c, which alone moves a command from one to the next. */
+typedef enum
+{
+  SA_COMMAND_SUBMITTED,   /* in the inbox: handed over by the caller */
+  SA_COMMAND_WAITING,     /* taken in, waiting for a helper to send it to */
+  SA_COMMAND_SENT,        /* its SPAWN frame is out (or being sent) */
+  SA_COMMAND_RUNNING,     /* SPAWNED came: a pid, pipes */
+  SA_COMMAND_DRAINING,    /* EXITED came: reading what is left in the pipes */
+  SA_COMMAND_DEAD,        /* answered and closed: freed at the top of the loop */
+  SA_COMMAND_N_STATES
+} SaCommandState;
 
+/* What a command's pipe handler asks of the connection. sa-command.c never
+ * calls the connection: it reports, and the connection acts. */
+typedef enum
+{
+  SA_VERDICT_NONE       = 0,
+  SA_VERDICT_KILL       = 1 << 0,   /* output limit: kill the group with the kill signal */
+  SA_VERDICT_PIPES_DONE = 1 << 1,   /* stdout and stderr are both closed now */
+} SaVerdict;
+
+typedef SaVerdict (*SaWatchFunc) (SaWatch *watch,
+                                  guint32  events);
+
+/* A file descriptor in the connection's epoll set. */
 struct _SaWatch
 {
   SaWatchFunc  func;        /* NULL: not watched (any more) */
-  gpointer     data;
+  SaCommand   *command;
   int          epoll_fd;    /* the set it is in, -1 when none */
 };
 
 typedef struct
 {
-  SaWatch   watch;         /* first: the stream is its watch */
-  int       fd;            /* -1 once closed */
+  SaWatch   watch;          /* first: the stream is its watch */
+  int       fd;             /* -1 once closed */
   SaBuffer  buffer;
   gboolean  pipe_grown;
 } SaStream;
 
-/* One command, from aspawn_async() until the helper has reported its
- * end and every pipe is closed. Created in the caller's thread, then
- * owned by the worker's I/O thread. */
-typedef struct
-{
-  SaConnection *connection;   /* set by sa_command_attach() when submitted */
-  guint32       id;
-  GTask        *task;           /* NULL once the caller has its answer */
-  char         *program;        /* argv[0], for messages */
-  char         *cwd;            /* for messages */
-  guint8       *frame;          /* the encoded SPAWN frame */
-  gsize         frame_len;
-  GBytes       *input;
-  gsize         input_offset;
-  guint64       max_output;
-  int           kill_signal;
-  GCancellable *cancellable;
-  gulong        cancel_handler;
-  GPid          pid;
-  SaStream      streams[2];     /* stdout, stderr */
-  int           stdin_fd;
-  SaWatch       stdin_watch;
-  GSource      *drain_source;
-  int           wait_status;
-  guint         awaiting_helper : 1;  /* sent; no EXITED/SPAWN_FAILED yet */
-  guint         exited : 1;
-  guint         timed_out : 1;
-  guint         truncated : 1;
-  guint         kill_sent : 1;
-} SaCommand;
+typedef struct _SaCancelLink SaCancelLink;
 
-SaCommand *sa_command_new           (GTask          *task,
-                                     const char     *program,
-                                     const char     *cwd,
-                                     guint8         *frame,
-                                     gsize           frame_len,
-                                     GBytes         *input,
-                                     guint64         max_output,
-                                     int             kill_signal);
-void       sa_command_free          (SaCommand      *self);
-void       sa_command_attach        (SaCommand      *self,
-                                     SaConnection   *connection);
-void       sa_command_spawned       (SaCommand      *self,
-                                     GPid            pid,
-                                     const int      *fds,
-                                     guint           n_fds);
-void       sa_command_spawn_failed  (SaCommand      *self,
-                                     int             stage,
-                                     int             errsv);
-void       sa_command_exited        (SaCommand      *self,
-                                     GMainContext   *context,
-                                     int             wait_status,
-                                     gboolean        timed_out);
-void       sa_command_fail          (SaCommand      *self,
-                                     GError         *error);
-void       sa_command_cancel        (SaCommand      *self);
-gboolean   sa_command_is_finished   (SaCommand      *self);
-gboolean   sa_command_wants_stdin   (SaCommand      *self);
+/* One command, from aspawn_async() until the helper has said its last
+ * word about it. Created in the caller's thread, which owns it until it
+ * is in the inbox; from then on the I/O thread owns it, and only the I/O
+ * thread frees it (sa-connection.c: reap_dead()). */
+struct _SaCommand
+{
+  /* The connection's bookkeeping: state and container (sa-connection.c). */
+  SaCommandState  state;
+  GList           link;           /* in the waiting or the dead queue */
+  gpointer        connection;     /* for the drain timer's callback */
+
+  /* Set by the caller's thread before submission, then read-only. */
+  guint32         id;             /* unique among live commands (sa-inbox.c) */
+  char           *program;        /* argv[0], for messages */
+  char           *cwd;            /* for messages */
+  guint8         *frame;          /* the encoded SPAWN frame, until sent */
+  gsize           frame_len;
+  GBytes         *input;
+  guint64         max_output;
+  int             kill_signal;
+  GCancellable   *cancellable;
+  gulong          cancel_handler; /* 0 once disconnected */
+  SaCancelLink   *cancel_link;    /* the handler's data, owned by its closure */
+  guint           sent_directly : 1;  /* the caller sent the frame itself... */
+  guint           sent_generation;    /* ...to this helper (sa-helper-link.c) */
+
+  /* The I/O thread's. */
+  GTask          *task;           /* NULL once answered */
+  GPid            pid;
+  SaStream        streams[2];     /* stdout, stderr */
+  int             stdin_fd;
+  SaWatch         stdin_watch;
+  gsize           input_offset;
+  GSource        *drain_source;
+  int             wait_status;
+  guint           timed_out : 1;
+  guint           truncated : 1;
+  guint           kill_sent : 1;
+  guint           group_lingers : 1;  /* its group outlived it (EXITED said) */
+};
+
+/* Caller's thread */
+SaCommand *sa_command_new             (GTask          *task,
+                                       const char     *program,
+                                       const char     *cwd,
+                                       guint8         *frame,
+                                       gsize           frame_len,
+                                       GBytes         *input,
+                                       guint64         max_output,
+                                       int             kill_signal);
+void       sa_command_connect_cancel  (SaCommand      *self,
+                                       SaInbox        *inbox);
+
+/* The thread that owns the command */
+void       sa_command_answer          (SaCommand      *self,
+                                       GError         *error);
+void       sa_command_free            (SaCommand      *self);
+
+/* I/O thread */
+gboolean   sa_command_is_answered     (SaCommand      *self);
+gboolean   sa_command_wants_stdin     (SaCommand      *self);
+gboolean   sa_command_pipes_open      (SaCommand      *self);
+void       sa_command_spawned         (SaCommand      *self,
+                                       GPid            pid,
+                                       const int      *fds,
+                                       guint           n_fds,
+                                       int             epoll_fd);
+GError    *sa_command_spawn_error     (SaCommand      *self,
+                                       int             stage,
+                                       int             errsv);
+void       sa_command_exited          (SaCommand      *self,
+                                       int             wait_status,
+                                       gboolean        timed_out);
+void       sa_command_read_rest       (SaCommand      *self);
+void       sa_command_complete        (SaCommand      *self);
+void       sa_command_close           (SaCommand      *self);
 
 G_END_DECLS

@@ -1,46 +1,41 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sa-command.c: one command in the worker's I/O thread.
+ * sa-command.c: one command's pipes, buffers and answer.
  *
  * The helper passes the parent ends of the child's pipes to the library
  * (SCM_RIGHTS), so output never travels through the helper: this file
  * reads stdout and stderr straight into their result buffers, writes the
- * input to stdin, enforces the output limit and, once the helper reports
- * the exit, builds the SaResult and hands it to the caller's main context.
+ * input to stdin, notices the output limit and, when asked, builds the
+ * SaResult and hands it to the caller's main context.
+ *
+ * It never calls the connection and never frees a command on its own:
+ * a pipe handler returns a verdict (SaVerdict) and sa-connection.c acts
+ * on it; which state a command is in, and when it is freed, is decided
+ * there alone. The one thing that runs outside the I/O thread is the
+ * cancel handler, which only posts the command's id to the inbox.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <glib-unix.h>
 #include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "sa-command-private.h"
-#include "sa-connection-private.h"
 #include "sa-debug-private.h"
+#include "sa-inbox-private.h"
 #include "sa-protocol.h"
 #include "sa-result-private.h"
+#include "sa-task-private.h"
 
 #define FIRST_READ        (4 * 1024)      /* a stream's first buffer */
 #define READ_CHUNK        (64 * 1024)     /* free room before each later read() */
 #define WRITE_CHUNK       (1024 * 1024)
 #define GROW_PIPE_AFTER   (256 * 1024)    /* a big producer gets... */
 #define BIG_PIPE_SIZE     (1024 * 1024)   /* ...a bigger pipe */
-#define DRAIN_TIMEOUT_MS  100             /* see docs: daemonizing children */
-#define DRAIN_MAX_READS   16
-
-typedef struct
-{
-  GTask    *task;
-  SaResult *result;
-  GError   *error;
-} Completion;
-
-static void maybe_complete (SaCommand *self);
+#define DRAIN_MAX_READS   16              /* per stream, when the drain time is up */
 
 SaCommand *
 sa_command_new (GTask      *task,
@@ -54,6 +49,8 @@ sa_command_new (GTask      *task,
 {
   SaCommand *self = g_new0 (SaCommand, 1);
 
+  self->state = SA_COMMAND_SUBMITTED;
+  self->link.data = self;
   self->task = g_object_ref (task);
   /* Only for messages, which must be UTF-8 whatever the bytes were. */
   self->program = g_utf8_make_valid (program, -1);
@@ -63,15 +60,67 @@ sa_command_new (GTask      *task,
   self->input = input ? g_bytes_ref (input) : NULL;
   self->max_output = max_output;
   self->kill_signal = kill_signal;
-  self->streams[0].fd = -1;
-  self->streams[1].fd = -1;
+  for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
+    {
+      self->streams[i].fd = -1;
+      self->streams[i].watch.epoll_fd = -1;
+    }
   self->stdin_fd = -1;
-  self->streams[0].watch.epoll_fd = -1;
-  self->streams[1].watch.epoll_fd = -1;
   self->stdin_watch.epoll_fd = -1;
 
   return self;
 }
+
+/* -- cancellation -------------------------------------------------------- */
+
+static void
+cancel_link_free (gpointer  data,
+                  GClosure *closure)
+{
+  sa_cancel_link_free (data);
+}
+
+/* Runs in the thread that cancels, maybe while the I/O thread
+ * disconnects it: it only posts the command's id to the inbox. */
+static void
+on_cancelled (GCancellable *cancellable,
+              SaCancelLink *link)
+{
+  sa_cancel_link_fire (link);
+}
+
+/* Caller's thread, before submission. A plain signal handler with data of
+ * its own, not g_cancellable_connect(): its disconnection never waits for
+ * an emission in progress (which may be in a thread that waits for the I/O
+ * thread: a destroy from a `cancelled` handler). */
+void
+sa_command_connect_cancel (SaCommand *self,
+                           SaInbox   *inbox)
+{
+  GCancellable *cancellable = g_task_get_cancellable (self->task);
+
+  if (cancellable == NULL)
+    return;
+
+  self->cancellable = g_object_ref (cancellable);
+  self->cancel_link = sa_cancel_link_new (inbox);
+  self->cancel_handler = g_signal_connect_data (cancellable, "cancelled",
+                                                G_CALLBACK (on_cancelled), self->cancel_link,
+                                                cancel_link_free, 0);
+}
+
+static void
+disconnect_cancel (SaCommand *self)
+{
+  if (self->cancel_handler != 0)
+    {
+      g_signal_handler_disconnect (self->cancellable, self->cancel_handler);
+      self->cancel_handler = 0;
+      self->cancel_link = NULL;      /* the closure frees it */
+    }
+}
+
+/* -- pipes --------------------------------------------------------------- */
 
 static void
 clear_source (GSource **source)
@@ -80,16 +129,6 @@ clear_source (GSource **source)
     {
       g_source_destroy (*source);
       g_clear_pointer (source, g_source_unref);
-    }
-}
-
-static void
-close_fd (int *fd)
-{
-  if (*fd >= 0)
-    {
-      close (*fd);
-      *fd = -1;
     }
 }
 
@@ -105,7 +144,11 @@ unwatch_and_close (SaWatch *watch,
     epoll_ctl (watch->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
   watch->epoll_fd = -1;
   watch->func = NULL;
-  close_fd (fd);
+  if (*fd >= 0)
+    {
+      close (*fd);
+      *fd = -1;
+    }
 }
 
 static void
@@ -120,13 +163,87 @@ close_stdin (SaCommand *self)
   unwatch_and_close (&self->stdin_watch, &self->stdin_fd);
 }
 
-static void
-close_everything (SaCommand *self)
+void
+sa_command_close (SaCommand *self)
 {
-  stream_close (&self->streams[0]);
-  stream_close (&self->streams[1]);
+  for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
+    stream_close (&self->streams[i]);
   close_stdin (self);
   clear_source (&self->drain_source);
+}
+
+gboolean
+sa_command_pipes_open (SaCommand *self)
+{
+  return self->streams[0].fd >= 0 || self->streams[1].fd >= 0;
+}
+
+gboolean
+sa_command_wants_stdin (SaCommand *self)
+{
+  return self->input != NULL;
+}
+
+/* -- the answer ---------------------------------------------------------- */
+
+/* Stealing the task is the exactly-once token. The task, and with it
+ * perhaps the last reference to the worker, is let go in the caller's
+ * context, never in the I/O thread (sa-task.c). */
+static void
+answer (SaCommand *self,
+        SaResult  *result,
+        GError    *error)
+{
+  g_assert (self->task != NULL);
+
+  disconnect_cancel (self);
+  if (error != NULL)
+    sa_task_return_error_later (g_steal_pointer (&self->task), error);
+  else
+    sa_task_return_pointer_later (g_steal_pointer (&self->task), result, g_object_unref);
+}
+
+gboolean
+sa_command_is_answered (SaCommand *self)
+{
+  return self->task == NULL;
+}
+
+/* Answers with error, unless answered already, and closes the pipes: no
+ * one will read them now. */
+void
+sa_command_answer (SaCommand *self,
+                   GError    *error)
+{
+  if (self->task != NULL)
+    answer (self, NULL, error);
+  else
+    g_error_free (error);
+
+  sa_command_close (self);
+}
+
+/* The child has exited and the pipes are closed (or given up on): the
+ * result goes to the caller. */
+void
+sa_command_complete (SaCommand *self)
+{
+  GBytes *out, *err;
+
+  g_assert (self->task != NULL);
+
+  out = sa_buffer_steal (&self->streams[0].buffer);
+  err = sa_buffer_steal (&self->streams[1].buffer);
+
+  SA_DEBUG ("command %u (%s, pid %d) done: status 0x%x, %" G_GSIZE_FORMAT
+            " + %" G_GSIZE_FORMAT " bytes of output",
+            self->id, self->program, self->pid, self->wait_status,
+            g_bytes_get_size (out), g_bytes_get_size (err));
+
+  answer (self,
+          sa_result_new (self->pid, self->wait_status, out, err,
+                         self->timed_out, self->truncated),
+          NULL);
 }
 
 void
@@ -134,17 +251,11 @@ sa_command_free (SaCommand *self)
 {
   /* A task left here would never call back: fail it rather than lose it. */
   if (self->task != NULL)
-    sa_command_fail (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                _("The command was lost")));
+    answer (self, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                             _("The command was lost")));
 
-  close_everything (self);
-  /* Waits for a handler running in another thread; none runs after. An
-   * already cancelled cancellable ran it at once and gave no handler id,
-   * so the queue is cleared whatever the id. */
-  if (self->cancel_handler != 0)
-    g_cancellable_disconnect (self->cancellable, self->cancel_handler);
-  if (self->cancellable != NULL)
-    sa_connection_forget_cancel (self->connection, self);
+  sa_command_close (self);
+  disconnect_cancel (self);
   g_clear_object (&self->cancellable);
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     sa_buffer_clear (&self->streams[i].buffer);
@@ -155,131 +266,15 @@ sa_command_free (SaCommand *self)
   g_free (self);
 }
 
-gboolean
-sa_command_is_finished (SaCommand *self)
-{
-  return self->task == NULL &&
-         !self->awaiting_helper &&
-         self->streams[0].fd < 0 &&
-         self->streams[1].fd < 0 &&
-         self->stdin_fd < 0;
-}
-
-gboolean
-sa_command_wants_stdin (SaCommand *self)
-{
-  return self->input != NULL;
-}
-
-static void
-release_if_finished (SaCommand *self)
-{
-  if (self->connection != NULL && sa_command_is_finished (self))
-    sa_connection_release (self->connection, self);
-}
-
-/* -- completion --------------------------------------------------------- */
-
-static gboolean
-complete_in_task_context (gpointer data)
-{
-  Completion *completion = data;
-
-  if (completion->error != NULL)
-    g_task_return_error (completion->task, g_steal_pointer (&completion->error));
-  else
-    g_task_return_pointer (completion->task,
-                           g_steal_pointer (&completion->result),
-                           g_object_unref);
-
-  return G_SOURCE_REMOVE;
-}
-
-static void
-completion_free (gpointer data)
-{
-  Completion *completion = data;
-
-  g_clear_object (&completion->task);
-  g_clear_object (&completion->result);
-  g_clear_error (&completion->error);
-  g_free (completion);
-}
-
-/* The task, and with it the last reference to the worker, is always let
- * go in the caller's context, never in the I/O thread. */
-static void
-complete (SaCommand *self,
-          SaResult  *result,
-          GError    *error)
-{
-  Completion *completion = g_new0 (Completion, 1);
-
-  g_assert (self->task != NULL);
-
-  completion->task = g_steal_pointer (&self->task);
-  completion->result = result;
-  completion->error = error;
-  g_main_context_invoke_full (g_task_get_context (completion->task),
-                              G_PRIORITY_DEFAULT,
-                              complete_in_task_context,
-                              completion,
-                              completion_free);
-}
-
-void
-sa_command_fail (SaCommand *self,
-                 GError    *error)
-{
-  if (self->task != NULL)
-    complete (self, NULL, error);
-  else
-    g_error_free (error);
-
-  close_everything (self);
-}
-
-static void
-maybe_complete (SaCommand *self)
-{
-  GBytes *out, *err;
-
-  if (self->task == NULL || !self->exited ||
-      self->streams[0].fd >= 0 || self->streams[1].fd >= 0)
-    return;
-
-  out = sa_buffer_steal (&self->streams[0].buffer);
-  err = sa_buffer_steal (&self->streams[1].buffer);
-
-  SA_DEBUG ("command %u (%s, pid %d) done: status 0x%x, %" G_GSIZE_FORMAT
-            " + %" G_GSIZE_FORMAT " bytes of output",
-            self->id, self->program, self->pid, self->wait_status,
-            g_bytes_get_size (out), g_bytes_get_size (err));
-
-  complete (self,
-            sa_result_new (self->pid, self->wait_status, out, err,
-                           self->timed_out, self->truncated),
-            NULL);
-}
-
-/* -- output ------------------------------------------------------------- */
-
-static void
-request_kill (SaCommand *self,
-              int        signum)
-{
-  if (!self->kill_sent && self->connection != NULL)
-    {
-      self->kill_sent = TRUE;
-      sa_connection_kill_command (self->connection, self, signum);
-    }
-}
+/* -- output -------------------------------------------------------------- */
 
 /* Reads once into the stream's buffer; FALSE when the stream is done
- * (end of file, an error, or the output limit reached). */
+ * (end of file, an error, or the output limit reached, which adds
+ * SA_VERDICT_KILL to *verdict the first time). */
 static gboolean
 stream_read (SaCommand *self,
-             SaStream  *stream)
+             SaStream  *stream,
+             SaVerdict *verdict)
 {
   /* Most commands write little or nothing: a small first buffer keeps
    * 2 x 64 KiB per command from fragmenting the heap. */
@@ -307,7 +302,11 @@ stream_read (SaCommand *self,
     {
       buffer->len = (gsize) self->max_output;
       self->truncated = TRUE;
-      request_kill (self, self->kill_signal);
+      if (!self->kill_sent)
+        {
+          self->kill_sent = TRUE;
+          *verdict |= SA_VERDICT_KILL;
+        }
       return FALSE;
     }
 
@@ -320,42 +319,40 @@ stream_read (SaCommand *self,
   return TRUE;
 }
 
-static void
+static SaVerdict
 stream_readable (SaWatch *watch,
                  guint32  events)
 {
   SaStream *stream = (SaStream *)watch;
-  SaCommand *self = watch->data;
+  SaCommand *self = watch->command;
+  SaVerdict verdict = SA_VERDICT_NONE;
 
-  if (stream_read (self, stream))
-    return;
+  if (stream_read (self, stream, &verdict))
+    return verdict;
 
   stream_close (stream);
-  maybe_complete (self);
-  release_if_finished (self);
+  if (!sa_command_pipes_open (self))
+    verdict |= SA_VERDICT_PIPES_DONE;
+  return verdict;
 }
 
 /* The direct child has exited but something (a background grandchild)
  * still holds a pipe open: keep what is there and stop waiting. */
-static gboolean
-drain_timeout (gpointer user_data)
+void
+sa_command_read_rest (SaCommand *self)
 {
-  SaCommand *self = user_data;
-
-  clear_source (&self->drain_source);
-
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     {
       SaStream *stream = &self->streams[i];
+      SaVerdict ignored = SA_VERDICT_NONE;
 
-      /* Read only what is there: the pipe is blocking and its writer
-       * still has it open. */
+      /* Non-blocking: only what is there. The child has exited, so the
+       * kill an output limit asks for is moot. */
       for (guint reads = 0; stream->fd >= 0 && reads < DRAIN_MAX_READS; reads++)
         {
-          int available = 0;
+          gsize before = stream->buffer.len;
 
-          if (ioctl (stream->fd, FIONREAD, &available) != 0 || available <= 0 ||
-              !stream_read (self, stream))
+          if (!stream_read (self, stream, &ignored) || stream->buffer.len == before)
             break;
         }
       if (stream->fd >= 0)
@@ -363,16 +360,12 @@ drain_timeout (gpointer user_data)
                   "not waiting for it", self->id, self->program);
       stream_close (stream);
     }
-
-  maybe_complete (self);
-  release_if_finished (self);
-  return G_SOURCE_REMOVE;
 }
 
-/* -- input -------------------------------------------------------------- */
+/* -- input --------------------------------------------------------------- */
 
-/* The I/O thread blocks SIGPIPE: a write to a pipe whose reader is gone
- * fails with EPIPE and leaves the signal pending on the thread. */
+/* The I/O thread blocks every signal: a write to a pipe whose reader is
+ * gone fails with EPIPE and leaves SIGPIPE pending on the thread. */
 static void
 consume_sigpipe (void)
 {
@@ -417,88 +410,66 @@ write_input (SaCommand *self)
   return FALSE;
 }
 
-static void
+static SaVerdict
 stdin_writable (SaWatch *watch,
                 guint32  events)
 {
-  SaCommand *self = watch->data;
+  SaCommand *self = watch->command;
 
-  if (write_input (self))
-    return;
-
-  close_stdin (self);
-  release_if_finished (self);
+  if (!write_input (self))
+    close_stdin (self);
+  return SA_VERDICT_NONE;
 }
 
-/* -- events from the helper ---------------------------------------------- */
+/* -- what the helper says ------------------------------------------------- */
 
-/* In the I/O thread, for a command whose cancellable was cancelled. */
+static gboolean
+set_nonblocking (int fd)
+{
+  /* F_SETFL ignores the access mode bits: one call, not two. */
+  return fcntl (fd, F_SETFL, O_NONBLOCK) == 0;
+}
+
+static gboolean
+watch (SaWatch     *watch,
+       SaWatchFunc  func,
+       SaCommand   *command,
+       int          epoll_fd,
+       int          fd,
+       guint32      events)
+{
+  struct epoll_event event = { .events = events, .data.ptr = watch };
+
+  *watch = (SaWatch) { func, command, -1 };
+  if (epoll_ctl (epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0)
+    return FALSE;
+  watch->epoll_fd = epoll_fd;
+  return TRUE;
+}
+
+/* SPAWNED: fds are stdout, stderr (and stdin when it wants it), taken.
+ * Every one is made non-blocking: what the helper sent is not trusted to
+ * be what it should be (one pipe twice, say), and a read must never hang
+ * the I/O thread. */
 void
-sa_command_cancel (SaCommand *self)
+sa_command_spawned (SaCommand *self,
+                    GPid       pid,
+                    const int *fds,
+                    guint      n_fds,
+                    int        epoll_fd)
 {
-  if (self->task != NULL)
-    {
-      SA_DEBUG ("command %u (%s) cancelled", self->id, self->program);
-      if (self->awaiting_helper)
-        request_kill (self, SIGKILL);
-      sa_command_fail (self, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                  _("Operation was cancelled")));
-    }
-
-  release_if_finished (self);
-}
-
-/* Runs in the thread that cancels (or at once, in the I/O thread, when
- * the cancellable already is): it only hands the command over. A
- * signal handler rather than a GCancellableSource, which GLib 2.74 can
- * leak when its last reference goes while another thread cancels. */
-static void
-cancelled (GCancellable *cancellable,
-           SaCommand    *self)
-{
-  sa_connection_queue_cancel (self->connection, self);
-}
-
-void
-sa_command_attach (SaCommand    *self,
-                   SaConnection *connection)
-{
-  GCancellable *cancellable = g_task_get_cancellable (self->task);
-
-  self->connection = connection;
-
-  if (cancellable != NULL)
-    {
-      self->cancellable = g_object_ref (cancellable);
-      self->cancel_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancelled),
-                                                    self, NULL);
-    }
-}
-
-void
-sa_command_spawned (SaCommand    *self,
-                    GPid          pid,
-                    const int    *fds,
-                    guint         n_fds)
-{
-  /* stdout and stderr stay blocking: they are read once each time epoll
-   * says they are readable (or hung up), which never blocks for a pipe
-   * with one reader; see drain_timeout() for the exception. */
   self->pid = pid;
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     self->streams[i].fd = fds[i];
   if (n_fds > 2)
-    {
-      self->stdin_fd = fds[2];
-      g_unix_set_fd_nonblocking (self->stdin_fd, TRUE, NULL);
-    }
+    self->stdin_fd = fds[2];
 
   SA_DEBUG ("command %u (%s) started as pid %d", self->id, self->program, pid);
 
   if (self->task == NULL)
     {
-      /* Cancelled in the meantime; the kill is on its way. */
-      close_everything (self);
+      /* Answered already (cancelled): the kill is on its way. */
+      sa_command_close (self);
       return;
     }
 
@@ -506,19 +477,16 @@ sa_command_spawned (SaCommand    *self,
     {
       SaStream *stream = &self->streams[i];
 
-      stream->watch = (SaWatch) { stream_readable, self, -1 };
-      if (!sa_connection_watch (self->connection, stream->fd, EPOLLIN, &stream->watch))
+      if (!set_nonblocking (stream->fd) ||
+          !watch (&stream->watch, stream_readable, self, epoll_fd, stream->fd, EPOLLIN))
         stream_close (stream);
     }
 
-  if (self->stdin_fd >= 0)
-    {
-      self->stdin_watch = (SaWatch) { stdin_writable, self, -1 };
-      if (!write_input (self) ||
-          !sa_connection_watch (self->connection, self->stdin_fd, EPOLLOUT,
-                                &self->stdin_watch))
-        close_stdin (self);
-    }
+  if (self->stdin_fd >= 0 &&
+      (!set_nonblocking (self->stdin_fd) ||
+       !write_input (self) ||
+       !watch (&self->stdin_watch, stdin_writable, self, epoll_fd, self->stdin_fd, EPOLLOUT)))
+    close_stdin (self);
 }
 
 static GSpawnError
@@ -547,14 +515,13 @@ spawn_error_code (int errsv)
     }
 }
 
-void
-sa_command_spawn_failed (SaCommand *self,
-                         int        stage,
-                         int        errsv)
+/* SPAWN_FAILED: the error to answer with. */
+GError *
+sa_command_spawn_error (SaCommand *self,
+                        int        stage,
+                        int        errsv)
 {
   GError *error;
-
-  self->awaiting_helper = FALSE;
 
   switch (stage)
     {
@@ -576,30 +543,16 @@ sa_command_spawn_failed (SaCommand *self,
     }
 
   SA_DEBUG ("command %u (%s) failed to start: %s", self->id, self->program, error->message);
-  sa_command_fail (self, error);
+  return error;
 }
 
+/* EXITED. Nobody reads what is left of the input now. */
 void
-sa_command_exited (SaCommand    *self,
-                   GMainContext *context,
-                   int           wait_status,
-                   gboolean      timed_out)
+sa_command_exited (SaCommand *self,
+                   int        wait_status,
+                   gboolean   timed_out)
 {
-  self->awaiting_helper = FALSE;
-  self->exited = TRUE;
   self->wait_status = wait_status;
   self->timed_out = !!timed_out;
-
-  /* Nobody reads what is left of the input now. */
   close_stdin (self);
-
-  if (self->task != NULL &&
-      (self->streams[0].fd >= 0 || self->streams[1].fd >= 0))
-    {
-      self->drain_source = g_timeout_source_new (DRAIN_TIMEOUT_MS);
-      g_source_set_callback (self->drain_source, drain_timeout, self, NULL);
-      g_source_attach (self->drain_source, context);
-    }
-
-  maybe_complete (self);
 }

@@ -7,17 +7,25 @@
 
 G_BEGIN_DECLS
 
-/* Called in the connection's I/O thread. */
+typedef struct _SaConnection SaConnection;
+
+/* Called in the connection's I/O thread, which must not block in them. */
 typedef struct
 {
+  /* Exactly once, unless the connection is shut down first: the first
+   * helper is ready (error NULL), or none could be started. */
+  void (*ready)          (const GError *error,
+                          gpointer      user_data);
   void (*helper_started) (GPid          pid,
                           gpointer      user_data);
   void (*helper_exited)  (const GError *error,
                           gpointer      user_data);
+  /* After ready: the helper could not be restarted. */
   void (*failed)         (const GError *error,
                           gpointer      user_data);
 } SaConnectionCallbacks;
 
+/* Any thread */
 SaConnection *sa_connection_new          (const char                  *helper_path,
                                           const SaConnectionCallbacks *callbacks,
                                           gpointer                     user_data,
@@ -25,22 +33,12 @@ SaConnection *sa_connection_new          (const char                  *helper_pa
 gboolean      sa_connection_submit       (SaConnection                *self,
                                           SaCommand                   *command,
                                           GError                     **error);
+gboolean      sa_connection_is_foreign   (SaConnection                *self);
 void          sa_connection_shutdown     (SaConnection                *self);
 void          sa_connection_free         (SaConnection                *self);
 
-/* For commands, in the I/O thread. */
-gboolean      sa_connection_watch        (SaConnection                *self,
-                                          int                          fd,
-                                          guint32                      events,
-                                          SaWatch                     *watch);
-void          sa_connection_queue_cancel (SaConnection                *self,
-                                          SaCommand                   *command);
-void          sa_connection_forget_cancel (SaConnection               *self,
-                                           SaCommand                  *command);
-void          sa_connection_kill_command (SaConnection                *self,
-                                          SaCommand                   *command,
-                                          int                          signum);
-void          sa_connection_release      (SaConnection                *self,
-                                          SaCommand                   *command);
+/* Tests */
+void          sa_connection_set_last_id  (SaConnection                *self,
+                                          guint32                      id);
 
 G_END_DECLS

@@ -1,120 +1,133 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sa-connection.c: the worker's private I/O thread and its helper.
+ * sa-connection.c: a worker's I/O thread, and where every command is.
  *
- * One thread per worker owns the socket to spawn-async-helper, the table
- * of commands in flight and every pipe; callers only hand commands over
- * (sa_connection_submit(), from any thread) and get their answers in
- * their own main context. So the caller never blocks on the helper and
- * its main loop never runs the I/O.
+ * THREADS
  *
- * The one exception is the SPAWN frame itself: when nothing is waiting
- * to be sent, the caller sends it straight to the helper (one
- * non-blocking send() of one datagram, under the lock) and queues the
- * command as already sent, without waking this thread. The helper's
- * answer is what makes this thread take the command in, so a command
- * costs one thread hop less on its way to the helper.
+ * One thread per worker, the I/O thread, owns the helper link
+ * (sa-helper-link.c), every command it has taken in, every pipe and every
+ * timer. Callers' threads reach it only through the inbox (sa-inbox.c):
+ * they submit commands, cancel them by id and close the inbox; they never
+ * touch a command after submitting it. The thread starts with every
+ * signal blocked and runs no code of the application: answers go to the
+ * callers' main contexts (sa-command.c), events to the worker's.
  *
- * Every pipe of every command sits in one epoll set, watched by a single
- * GSource: with hundreds of commands in flight a loop iteration stays
- * O(ready descriptors), and adding or closing a pipe wakes nothing.
+ * THE STATE OF A COMMAND
  *
- * The helper is started with posix_spawn (no fork of the caller), from
- * this thread, so that its PR_SET_PDEATHSIG follows the worker. When it
- * dies the commands in flight fail with SA_WORKER_ERROR_EXITED, their
- * process groups are killed, and a new helper is started; helpers that
- * die right after their start are restarted with a growing delay, and
- * after MAX_EARLY_DEATHS of them in a row the connection gives up.
+ *                      (sent directly by the caller)
+ *              ┌──────────────────────────────────┐
+ *              │                                  ▼
+ *   SUBMITTED ─┴─► WAITING ───────────────────► SENT ──► RUNNING ──► DRAINING
+ *       │             │                          │          │           │
+ *       └─────────────┴──────────────────────────┴──────────┴───────────┴──► DEAD ──► freed
+ *
+ *   state      held by               moved on by
+ *   SUBMITTED  the inbox             take_command(): WAITING, SENT or DEAD
+ *   WAITING    self->waiting         a greeted helper (SENT); cancel, give-up, shut-down (DEAD)
+ *   SENT       self->commands[id]    SPAWNED (RUNNING); SPAWN_FAILED, fault, shut-down (DEAD);
+ *                                    STARTING, from the child, gives it its pid on the way
+ *   RUNNING    self->commands[id]    EXITED (DRAINING, or DEAD when no pipe is open); fault, shut-down (DEAD)
+ *   DRAINING   self->commands[id]    both pipes closed, the drain timer, cancel, shut-down (DEAD)
+ *   DEAD       self->dead            reap_dead(), at the top of the loop: freed
+ *
+ * command_move() is the only function that writes a command's state: it
+ * asserts that it runs in the I/O thread and that the move is legal, moves
+ * the command to the container of its new state and, on entering DEAD,
+ * answers it if nobody has yet and closes its pipes. Only reap_dead() frees
+ * commands, after a whole iteration of the loop, so that no event still
+ * being dispatched can point to a freed command.
+ *
+ * Being answered is apart from the state. A cancelled SENT or RUNNING
+ * command is answered at once and its pipes closed, but it stays until the
+ * helper's last word about it (SPAWN_FAILED or EXITED): its id must not be
+ * reused while the helper still knows it. Nor while its process group
+ * lingers after it (EXITED's LINGERS flag): such groups are kept in
+ * self->lingering until GROUP_GONE, to be killed if the helper dies.
+ *
+ * FAULTS
+ *
+ * Whatever goes wrong with the helper (a send or receive error, the end
+ * of the socket, a malformed message, a missing handshake) is recorded by
+ * the link and returned to: the I/O thread's loop handles it between two
+ * iterations (handle_fault()), never from inside the handling of one
+ * message or pipe. Per-command code only queues frames (SPAWN, KILL);
+ * they are sent by the loop (flush).
+ *
+ * The loop, after every iteration of the context: take what the inbox
+ * holds; handle a fault; send; handle a fault the send found; free the
+ * dead.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib-unix.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sa-connection-private.h"
 #include "sa-debug-private.h"
 #include "sa-error.h"
+#include "sa-helper-link-private.h"
+#include "sa-inbox-private.h"
 #include "sa-protocol.h"
 
-#define HELPER_SOCKET_FD            3
-#define HANDSHAKE_TIMEOUT_MS        5000
 #define EARLY_DEATH_MS              1000
 #define MAX_EARLY_DEATHS            5
 #define RESTART_BACKOFF_MS          100
-#define SHUTDOWN_WAIT_MS            1000
-#define MAX_MESSAGES_PER_DISPATCH   256
+#define DRAIN_TIMEOUT_MS            100     /* see docs: daemonizing children */
 #define MAX_EVENTS_PER_DISPATCH     64
-#define SHRINK_OUTPUT_ABOVE         (256 * 1024)
-
-
-typedef enum
-{
-  STATE_RUNNING,
-  STATE_FAILED,
-  STATE_DESTROYED,
-} State;
 
 struct _SaConnection
 {
-  char                  *helper_path;
   SaConnectionCallbacks  callbacks;
   gpointer               user_data;
+  GPid                   owner_pid;       /* the process that created it */
   GMainContext          *context;
-  GMainLoop             *loop;
-  GThread               *thread;
-  GSource               *wake_source;
-
-  /* Guarded by lock: what other threads touch. */
-  GMutex                 lock;
-  GCond                  cond;
-  State                  state;
-  GError                *failure;
-  GQueue                 incoming;
-  guint                  incoming_unsent; /* commands in incoming not sent yet */
-  int                    direct_fd;      /* the socket, when callers may send */
-  GQueue                 cancelled;      /* commands whose cancellable fired */
-  gboolean               startup_done;
-  GError                *startup_error;
-  gboolean               startup_failed;  /* the I/O thread's own copy */
+  GThread               *thread;          /* NULL once joined */
+  GThread               *io_thread;       /* the same, as the thread sees itself */
+  GMutex                 shutdown_lock;
+  SaInbox               *inbox;
 
   /* The I/O thread's own. */
-  GPid                   helper_pid;
-  GSocket               *socket;
-  GSource               *in_source;
-  GSource               *out_source;
-  GSource               *timer_source;   /* handshake timeout or restart delay */
-  GByteArray            *out;
-  gsize                  out_offset;
-  gboolean               greeted;
-  gboolean               spawned_any;
+  SaHelperLink          *link;
+  gboolean               closing;         /* the inbox is closed: shut down */
+  gboolean               stopped;         /* the loop ends */
+  gboolean               ready_reported;
+  gboolean               gave_up;
+  GError                *fatal;           /* give up rather than restart */
+  gboolean               spawned_any;     /* by the current helper */
   gint64                 started_at;
   guint                  early_deaths;
-  guint                  last_id;        /* atomic: callers take ids too */
-  GHashTable            *commands;       /* id -> SaCommand sent to the helper */
-  GQueue                 waiting;        /* to send once a helper is ready */
-  int                    epoll_fd;       /* every pipe of every command */
-  GSource               *epoll_source;
-  gboolean               dispatching;    /* in an epoll batch: frees wait */
-  GPtrArray             *graveyard;      /* commands to free after the batch */
   GError                *last_start_error;
+  GSource               *restart_source;
+  GHashTable            *commands;        /* id -> SaCommand: SENT, RUNNING, DRAINING */
+  GQueue                 waiting;         /* WAITING, in order */
+  GQueue                 dead;            /* DEAD, to free */
+  GHashTable            *lingering;       /* id -> pgid of groups that outlived a dead command */
+  GArray                *cancels;         /* ids taken from the inbox */
+  GArray                *released;        /* ids to give back to the inbox */
+  int                    epoll_fd;        /* every pipe of every command */
+  GSource               *epoll_source;
 };
 
-static void helper_lost      (SaConnection *self,
-                              const char   *why);
-static void schedule_restart (SaConnection *self,
-                              gboolean      early);
+static const gboolean legal_moves[SA_COMMAND_N_STATES][SA_COMMAND_N_STATES] = {
+  [SA_COMMAND_SUBMITTED] = { [SA_COMMAND_WAITING] = TRUE, [SA_COMMAND_SENT] = TRUE, [SA_COMMAND_DEAD] = TRUE },
+  [SA_COMMAND_WAITING]   = { [SA_COMMAND_SENT] = TRUE, [SA_COMMAND_DEAD] = TRUE },
+  [SA_COMMAND_SENT]      = { [SA_COMMAND_RUNNING] = TRUE, [SA_COMMAND_DEAD] = TRUE },
+  [SA_COMMAND_RUNNING]   = { [SA_COMMAND_DRAINING] = TRUE, [SA_COMMAND_DEAD] = TRUE },
+  [SA_COMMAND_DRAINING]  = { [SA_COMMAND_DEAD] = TRUE },
+};
+
+static gboolean handle_message (const guint8 *data,
+                                gsize         len,
+                                int          *fds,
+                                guint         n_fds,
+                                gboolean      fds_lost,
+                                gpointer      user_data);
 
 static void
 clear_source (GSource **source)
@@ -126,167 +139,254 @@ clear_source (GSource **source)
     }
 }
 
-static GSource *
-attach_timeout (SaConnection *self,
-                guint         ms,
-                GSourceFunc   func)
+static GError *
+exited_error (void)
 {
-  GSource *source = g_timeout_source_new (ms);
-
-  g_source_set_callback (source, func, self, NULL);
-  g_source_attach (source, self->context);
-  return source;
+  return g_error_new_literal (SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED,
+                              _("worker process exited unexpectedly"));
 }
 
-/* -- startup report ------------------------------------------------------ */
+static GError *
+cancelled_error (void)
+{
+  return g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                              _("Operation was cancelled"));
+}
+
+/* -- moving commands ---------------------------------------------------------- */
+
+/* The one writer of command->state. Entering DEAD answers the command with
+ * error unless it has been answered (error is then dropped), and closes it. */
+static void
+command_move (SaConnection   *self,
+              SaCommand      *command,
+              SaCommandState  to,
+              GError         *error)
+{
+  SaCommandState from = command->state;
+
+  g_assert (g_thread_self () == self->io_thread);
+  g_assert (legal_moves[from][to]);
+
+  if (from == SA_COMMAND_WAITING)
+    g_queue_unlink (&self->waiting, &command->link);
+  else if (from >= SA_COMMAND_SENT && to == SA_COMMAND_DEAD)
+    g_hash_table_remove (self->commands, GUINT_TO_POINTER (command->id));
+
+  command->state = to;
+
+  switch (to)
+    {
+    case SA_COMMAND_WAITING:
+      g_queue_push_tail_link (&self->waiting, &command->link);
+      break;
+
+    case SA_COMMAND_SENT:
+      g_assert (!g_hash_table_contains (self->commands, GUINT_TO_POINTER (command->id)));
+      g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
+      break;
+
+    case SA_COMMAND_RUNNING:
+    case SA_COMMAND_DRAINING:
+      break;
+
+    case SA_COMMAND_DEAD:
+      if (error != NULL)
+        sa_command_answer (command, g_steal_pointer (&error));
+      g_assert (sa_command_is_answered (command));
+      sa_command_close (command);
+      if (command->group_lingers)
+        g_hash_table_insert (self->lingering, GUINT_TO_POINTER (command->id),
+                             GINT_TO_POINTER (command->pid));
+      g_queue_push_tail_link (&self->dead, &command->link);
+      break;
+
+    case SA_COMMAND_SUBMITTED:
+    case SA_COMMAND_N_STATES:
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_clear_error (&error);
+}
 
 static void
-report_startup (SaConnection *self,
-                const GError *error)
+queue_kill (SaConnection *self,
+            SaCommand    *command,
+            int           signum)
 {
-  self->startup_failed = error != NULL;
+  guint32 word = (guint32)signum;
 
-  g_mutex_lock (&self->lock);
-  self->startup_done = TRUE;
-  if (error != NULL)
-    self->startup_error = g_error_copy (error);
-  g_cond_signal (&self->cond);
-  g_mutex_unlock (&self->lock);
+  sa_helper_link_queue_words (self->link, SA_MSG_KILL, command->id, &word, 1);
 }
 
-static gboolean
-startup_is_done (SaConnection *self)
-{
-  gboolean done;
-
-  g_mutex_lock (&self->lock);
-  done = self->startup_done;
-  g_mutex_unlock (&self->lock);
-  return done;
-}
-
-/* -- output to the helper ------------------------------------------------ */
-
-static gboolean
-socket_writable (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data);
-
-/* Empties the output buffer, and gives its memory back when it grew big
- * (a burst of commands, a helper that stopped reading). */
+/* A WAITING (or just taken) command goes to the greeted helper. */
 static void
-reset_output (SaConnection *self)
+send_command (SaConnection *self,
+              SaCommand    *command)
 {
-  if (self->out->len > SHRINK_OUTPUT_ABOVE)
+  if (g_cancellable_is_cancelled (command->cancellable))
     {
-      g_byte_array_unref (self->out);
-      self->out = g_byte_array_new ();
-    }
-  g_byte_array_set_size (self->out, 0);
-  self->out_offset = 0;
-}
-
-/* Sends what this thread queued. Under the lock, because a frame may take
- * several datagrams and the helper reads them as one stream: a caller's
- * direct send must never land in between. Once everything is out, with
- * a helper greeted and nothing waiting for one, callers may send their
- * SPAWN frames themselves again. */
-static void
-flush_output (SaConnection *self)
-{
-  g_autoptr(GError) error = NULL;
-  gboolean blocked = FALSE;
-
-  g_mutex_lock (&self->lock);
-  while (self->socket != NULL && self->out_offset < self->out->len)
-    {
-      gsize chunk = MIN (self->out->len - self->out_offset, SA_PROTO_MAX_MESSAGE);
-      gssize n = g_socket_send (self->socket,
-                                (const char *)self->out->data + self->out_offset,
-                                chunk, NULL, &error);
-
-      if (n < 0)
-        {
-          blocked = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-          break;
-        }
-      self->out_offset += (gsize)n;
-    }
-  self->direct_fd = self->socket != NULL && error == NULL && self->greeted &&
-                    g_queue_is_empty (&self->waiting) ?
-                    g_socket_get_fd (self->socket) : -1;
-  g_mutex_unlock (&self->lock);
-
-  if (blocked)
-    {
-      if (self->out_source == NULL)
-        {
-          self->out_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
-          g_source_set_callback (self->out_source, G_SOURCE_FUNC (socket_writable),
-                                 self, NULL);
-          g_source_attach (self->out_source, self->context);
-        }
-      return;
-    }
-  if (error != NULL)
-    {
-      helper_lost (self, error->message);
+      /* Cancelled before it could be sent: it never starts. */
+      command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
       return;
     }
 
-  clear_source (&self->out_source);
-  reset_output (self);
+  sa_helper_link_queue (self->link, command->frame, command->frame_len);
+  g_clear_pointer (&command->frame, g_free);
+  command_move (self, command, SA_COMMAND_SENT, NULL);
 }
 
-static gboolean
-socket_writable (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data)
+static SaCommand *
+find_command (SaConnection *self,
+              guint32       id)
 {
-  SaConnection *self = user_data;
+  SaCommand *command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (id));
 
-  g_clear_pointer (&self->out_source, g_source_unref);
-  flush_output (self);
+  for (GList *l = self->waiting.head; command == NULL && l != NULL; l = l->next)
+    if (((SaCommand *)l->data)->id == id)
+      command = l->data;
+  return command;
+}
+
+/* In the I/O thread, for a command whose cancellable was cancelled. */
+static void
+cancel_command (SaConnection *self,
+                SaCommand    *command)
+{
+  if (command == NULL || sa_command_is_answered (command))
+    return;
+
+  SA_DEBUG ("command %u (%s) cancelled", command->id, command->program);
+
+  switch (command->state)
+    {
+    case SA_COMMAND_WAITING:
+      command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
+      break;
+
+    case SA_COMMAND_SENT:
+    case SA_COMMAND_RUNNING:
+      /* Answered now; it stays until the helper reports its end. */
+      queue_kill (self, command, SIGKILL);
+      command->kill_sent = TRUE;
+      sa_command_answer (command, cancelled_error ());
+      break;
+
+    case SA_COMMAND_DRAINING:
+      /* The child has exited; what holds its pipes is in its group. */
+      if (command->group_lingers)
+        queue_kill (self, command, SIGKILL);
+      command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
+      break;
+
+    case SA_COMMAND_SUBMITTED:
+    case SA_COMMAND_DEAD:
+    case SA_COMMAND_N_STATES:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+take_command (SaConnection *self,
+              SaCommand    *command)
+{
+  command->connection = self;
+
+  if (command->sent_directly)
+    {
+      if (sa_helper_link_is_greeted (self->link) &&
+          command->sent_generation == sa_helper_link_get_generation (self->link))
+        command_move (self, command, SA_COMMAND_SENT, NULL);
+      else
+        {
+          /* It went to a helper that has died since. */
+          command_move (self, command, SA_COMMAND_DEAD, exited_error ());
+          return;
+        }
+    }
+  else if (self->gave_up)
+    {
+      command_move (self, command, SA_COMMAND_DEAD, g_error_copy (self->fatal));
+      return;
+    }
+  else if (sa_helper_link_is_greeted (self->link) && g_queue_is_empty (&self->waiting))
+    send_command (self, command);
+  else
+    command_move (self, command, SA_COMMAND_WAITING, NULL);
+
+  /* Cancelled before the handler could know its id (sa-inbox.c). */
+  if (command->state != SA_COMMAND_DEAD && g_cancellable_is_cancelled (command->cancellable))
+    cancel_command (self, command);
+}
+
+/* Takes in what callers handed over. */
+static void
+take_inbox (SaConnection *self)
+{
+  GQueue commands;
+  SaCommand *command;
+
+  if (sa_inbox_take (self->inbox, &commands, self->cancels))
+    self->closing = TRUE;
+
+  while ((command = g_queue_pop_head (&commands)) != NULL)
+    take_command (self, command);
+
+  for (guint i = 0; i < self->cancels->len; i++)
+    cancel_command (self, find_command (self, g_array_index (self->cancels, guint32, i)));
+  g_array_set_size (self->cancels, 0);
+}
+
+static void
+reap_dead (SaConnection *self)
+{
+  GList *link;
+
+  while ((link = g_queue_pop_head_link (&self->dead)) != NULL)
+    {
+      SaCommand *command = link->data;
+
+      /* A lingering group holds the id until GROUP_GONE. */
+      if (!command->group_lingers)
+        g_array_append_val (self->released, command->id);
+      sa_command_free (command);
+    }
+
+  sa_inbox_release_ids (self->inbox, (const guint32 *)(gpointer)self->released->data,
+                        self->released->len);
+  g_array_set_size (self->released, 0);
+}
+
+/* -- pipes ----------------------------------------------------------------------- */
+
+static gboolean
+drain_timeout (gpointer user_data)
+{
+  SaCommand *command = user_data;
+  SaConnection *self = command->connection;
+
+  g_clear_pointer (&command->drain_source, g_source_unref);
+  sa_command_read_rest (command);
+  sa_command_complete (command);
+  command_move (self, command, SA_COMMAND_DEAD, NULL);
   return G_SOURCE_REMOVE;
 }
 
 static void
-queue_words (SaConnection   *self,
-             SaMsgType       type,
-             guint32         id,
-             const guint32  *words,
-             gsize           n_words)
+act_on_verdict (SaConnection *self,
+                SaCommand    *command,
+                SaVerdict     verdict)
 {
-  guint8 frame[SA_PROTO_REPLY_MAX_SIZE];
-  gsize len = sa_proto_encode_words (frame, type, 0, id, words, n_words);
+  if ((verdict & SA_VERDICT_KILL) != 0 && command->state == SA_COMMAND_RUNNING)
+    queue_kill (self, command, command->kill_signal);
 
-  g_byte_array_append (self->out, frame, len);
-}
-
-/* Frees a command, or, during an epoll batch that may still hold events
- * for its pipes, right after the batch. */
-static void
-dispose_command (SaConnection *self,
-                 SaCommand    *command)
-{
-  if (self->dispatching)
-    g_ptr_array_add (self->graveyard, command);
-  else
-    sa_command_free (command);
-}
-
-gboolean
-sa_connection_watch (SaConnection *self,
-                     int           fd,
-                     guint32       events,
-                     SaWatch      *watch)
-{
-  struct epoll_event event = { .events = events, .data.ptr = watch };
-
-  if (epoll_ctl (self->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0)
-    return FALSE;
-  watch->epoll_fd = self->epoll_fd;
-  return TRUE;
+  if ((verdict & SA_VERDICT_PIPES_DONE) != 0 && command->state == SA_COMMAND_DRAINING)
+    {
+      sa_command_complete (command);
+      command_move (self, command, SA_COMMAND_DEAD, NULL);
+    }
 }
 
 static gboolean
@@ -302,448 +402,149 @@ epoll_ready (int          fd,
     n = epoll_wait (self->epoll_fd, events, G_N_ELEMENTS (events), 0);
   while (n < 0 && errno == EINTR);
 
-  self->dispatching = TRUE;
   for (int i = 0; i < n; i++)
     {
       SaWatch *watch = events[i].data.ptr;
 
-      /* func is NULL when the descriptor was closed earlier in this batch. */
+      /* func is NULL when the descriptor was closed earlier in this
+       * batch; the command itself is freed only after the iteration. */
       if (watch->func != NULL)
-        watch->func (watch, events[i].events);
+        act_on_verdict (self, watch->command, watch->func (watch, events[i].events));
     }
-  self->dispatching = FALSE;
 
-  g_ptr_array_set_size (self->graveyard, 0);
   return G_SOURCE_CONTINUE;
 }
 
-/* Any thread: writes the next id into the header of the command's SPAWN
- * frame, and returns it. */
-static guint32
-stamp_frame (SaConnection *self,
-             SaCommand    *command)
-{
-  guint32 id;
+/* -- the helper ------------------------------------------------------------------- */
 
-  do
-    id = (guint32)g_atomic_int_add ((gint *)&self->last_id, 1) + 1;
-  while (id == 0);
-  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, id,
-                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
-  return id;
-}
-
-/* The frame has gone to the helper (or into the output buffer). */
-static void
-frame_sent (SaCommand *command,
-            guint32    id)
-{
-  command->id = id;
-  command->awaiting_helper = TRUE;
-  g_clear_pointer (&command->frame, g_free);
-}
+static void schedule_restart (SaConnection *self,
+                              gboolean      early);
 
 static void
-send_command (SaConnection *self,
-              SaCommand    *command)
+report_ready (SaConnection *self,
+              const GError *error)
 {
-  guint32 id;
-
-  if (command->task != NULL && g_cancellable_is_cancelled (command->cancellable))
-    sa_command_fail (command, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                                                   _("Operation was cancelled")));
-  if (command->task == NULL)
+  if (!self->ready_reported)
     {
-      /* Cancelled before it could be sent: it never starts. */
-      dispose_command (self, command);
-      return;
-    }
-
-  id = stamp_frame (self, command);
-  g_byte_array_append (self->out, command->frame, command->frame_len);
-  frame_sent (command, id);
-  g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
-}
-
-/* Takes in what callers handed over: commands they sent themselves join
- * the table, the others are sent now or wait for a helper. */
-static void
-take_incoming (SaConnection *self)
-{
-  GQueue incoming;
-  SaCommand *command;
-
-  g_mutex_lock (&self->lock);
-  incoming = self->incoming;
-  g_queue_init (&self->incoming);
-  self->incoming_unsent = 0;
-  g_mutex_unlock (&self->lock);
-
-  while ((command = g_queue_pop_head (&incoming)) != NULL)
-    {
-      if (command->awaiting_helper)
-        g_hash_table_insert (self->commands, GUINT_TO_POINTER (command->id), command);
-      else if (self->greeted)
-        send_command (self, command);
-      else
-        g_queue_push_tail (&self->waiting, command);
+      self->ready_reported = TRUE;
+      self->callbacks.ready (error, self->user_data);
     }
 }
 
-/* Any thread: the I/O thread cancels the command at its next wake-up. */
-void
-sa_connection_queue_cancel (SaConnection *self,
-                            SaCommand    *command)
+/* The commands in the table (SENT, RUNNING, DRAINING), to move while
+ * iterating. */
+static GPtrArray *
+commands_in_flight (SaConnection *self)
 {
-  g_mutex_lock (&self->lock);
-  g_queue_push_tail (&self->cancelled, command);
-  g_mutex_unlock (&self->lock);
-
-  g_source_set_ready_time (self->wake_source, 0);
-}
-
-/* The command is being freed: no cancellation of it may be left queued. */
-void
-sa_connection_forget_cancel (SaConnection *self,
-                             SaCommand    *command)
-{
-  g_mutex_lock (&self->lock);
-  while (g_queue_remove (&self->cancelled, command))
-    ;
-  g_mutex_unlock (&self->lock);
-}
-
-static SaCommand *
-pop_cancelled (SaConnection *self)
-{
-  SaCommand *command;
-
-  g_mutex_lock (&self->lock);
-  command = g_queue_pop_head (&self->cancelled);
-  g_mutex_unlock (&self->lock);
-  return command;
-}
-
-void
-sa_connection_kill_command (SaConnection *self,
-                            SaCommand    *command,
-                            int           signum)
-{
-  guint32 word = (guint32)signum;
-
-  if (self->socket == NULL || !command->awaiting_helper)
-    return;
-
-  queue_words (self, SA_MSG_KILL, command->id, &word, 1);
-  flush_output (self);
-}
-
-void
-sa_connection_release (SaConnection *self,
-                       SaCommand    *command)
-{
-  if (command->awaiting_helper ||
-      g_hash_table_lookup (self->commands, GUINT_TO_POINTER (command->id)) == command)
-    g_hash_table_remove (self->commands, GUINT_TO_POINTER (command->id));
-  else
-    g_queue_remove (&self->waiting, command);
-
-  dispose_command (self, command);
-}
-
-/* -- commands ending without an answer from the helper ---------------------- */
-
-static void
-fail_commands_in_flight (SaConnection *self,
-                         const GError *error)
-{
+  GPtrArray *commands = g_ptr_array_sized_new (g_hash_table_size (self->commands));
   GHashTableIter iter;
   gpointer value;
-  GPtrArray *commands = g_ptr_array_new ();
 
   g_hash_table_iter_init (&iter, self->commands);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     g_ptr_array_add (commands, value);
-  g_hash_table_remove_all (self->commands);
-
-  for (guint i = 0; i < commands->len; i++)
-    {
-      SaCommand *command = g_ptr_array_index (commands, i);
-
-      /* PR_SET_PDEATHSIG took the child itself; this takes its group. */
-      if (command->pid > 0 && !command->exited)
-        kill (-command->pid, SIGKILL);
-      command->awaiting_helper = FALSE;
-      sa_command_fail (command, g_error_copy (error));
-      dispose_command (self, command);
-    }
-  g_ptr_array_unref (commands);
+  return commands;
 }
 
+/* Every process group the helper started dies with it: those of the
+ * commands in flight (PR_SET_PDEATHSIG took only the children
+ * themselves), of the draining ones, and those that outlived their
+ * command. Draining commands keep their results: their pipes reach the
+ * end now. The others fail with error. */
 static void
-fail_queue (SaConnection *self,
-            GQueue       *queue,
-            const GError *error)
+lose_helper (SaConnection *self,
+             const GError *error)
+{
+  g_autoptr(GPtrArray) in_flight = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  /* What it said before the end may name groups to kill (STARTING). */
+  sa_helper_link_close_and_drain (self->link);
+  g_free (sa_helper_link_take_fault (self->link));
+  sa_helper_link_stop (self->link, 0);
+
+  in_flight = commands_in_flight (self);
+
+  for (guint i = 0; i < in_flight->len; i++)
+    {
+      SaCommand *command = g_ptr_array_index (in_flight, i);
+
+      if (command->pid > 0)
+        kill (-command->pid, SIGKILL);
+      command->group_lingers = FALSE;   /* no helper knows its id now */
+      if (command->state != SA_COMMAND_DRAINING)
+        command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
+    }
+
+  g_hash_table_iter_init (&iter, self->lingering);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      guint32 id = GPOINTER_TO_UINT (key);
+
+      kill (-GPOINTER_TO_INT (value), SIGKILL);
+      g_array_append_val (self->released, id);
+    }
+  g_hash_table_remove_all (self->lingering);
+}
+
+/* No helper can be started: every command, now and later, fails with
+ * error. */
+static void
+give_up (SaConnection *self,
+         const GError *error)
 {
   SaCommand *command;
 
-  while ((command = g_queue_pop_head (queue)) != NULL)
-    {
-      sa_command_fail (command, g_error_copy (error));
-      dispose_command (self, command);
-    }
-}
-
-/* -- the helper process ---------------------------------------------------- */
-
-static gboolean
-socket_readable (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data);
-
-static gboolean
-handshake_timeout (gpointer user_data)
-{
-  SaConnection *self = user_data;
-
-  g_clear_pointer (&self->timer_source, g_source_unref);
-  helper_lost (self, _("it did not answer within 5 seconds"));
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-start_helper (SaConnection  *self,
-              GError       **error)
-{
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  sigset_t signals;
-  char parent[32];
-  char *argv[] = { self->helper_path, parent, NULL };
-  guint32 hello[2] = { SA_PROTO_VERSION, 0 };
-  int fds[2];
-  GPid pid;
-  int ret;
-
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
-    {
-      int errsv = errno;
-
-      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                   _("Failed to create a socket for the helper: %s"),
-                   g_strerror (errsv));
-      return FALSE;
-    }
-
-  g_snprintf (parent, sizeof parent, "%d", (int)getpid ());
-
-  posix_spawn_file_actions_init (&actions);
-  posix_spawn_file_actions_adddup2 (&actions, fds[1], HELPER_SOCKET_FD);
-  posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
-  posix_spawn_file_actions_addclosefrom_np (&actions, HELPER_SOCKET_FD + 1);
-#endif
-
-  posix_spawnattr_init (&attr);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP |
-                                   POSIX_SPAWN_SETSIGMASK |
-                                   POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup (&attr, 0);
-  sigemptyset (&signals);
-  posix_spawnattr_setsigmask (&attr, &signals);
-  sigfillset (&signals);
-  posix_spawnattr_setsigdefault (&attr, &signals);
-
-  ret = posix_spawn (&pid, self->helper_path, &actions, &attr, argv, environ);
-
-  posix_spawnattr_destroy (&attr);
-  posix_spawn_file_actions_destroy (&actions);
-  close (fds[1]);
-
-  if (ret != 0)
-    {
-      close (fds[0]);
-      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                   _("Failed to start the helper “%s”: %s"),
-                   self->helper_path, g_strerror (ret));
-      return FALSE;
-    }
-
-  self->socket = g_socket_new_from_fd (fds[0], error);
-  if (self->socket == NULL)
-    {
-      close (fds[0]);
-      kill (pid, SIGKILL);
-      waitpid (pid, NULL, 0);
-      return FALSE;
-    }
-  g_socket_set_blocking (self->socket, FALSE);
-
-  self->helper_pid = pid;
-  self->greeted = FALSE;
-  self->spawned_any = FALSE;
-  self->started_at = g_get_monotonic_time ();
-
-  self->in_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
-  g_source_attach (self->in_source, self->context);
-
-  clear_source (&self->timer_source);
-  self->timer_source = attach_timeout (self, HANDSHAKE_TIMEOUT_MS, handshake_timeout);
-
-  SA_DEBUG ("started helper %s as pid %d", self->helper_path, pid);
-
-  queue_words (self, SA_MSG_HELLO, 0, hello, 2);
-  flush_output (self);
-  return TRUE;
-}
-
-/* Waits for the helper to exit after its socket was closed; a helper
- * that does not (stopped, say) is killed. */
-static void
-reap_helper (SaConnection *self,
-             guint         grace_ms)
-{
-  GPid pid = self->helper_pid;
-  int pidfd;
-
-  if (pid <= 0)
-    return;
-  self->helper_pid = 0;
-
-  pidfd = grace_ms > 0 ? (int)syscall (SYS_pidfd_open, pid, 0) : -1;
-  if (pidfd >= 0)
-    {
-      struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-      while (poll (&pfd, 1, (int)grace_ms) < 0 && errno == EINTR)
-        ;
-      close (pidfd);
-    }
-  else if (grace_ms > 0)
-    {
-      /* No pidfd (old kernel, valgrind): poll for the exit. */
-      gint64 deadline = g_get_monotonic_time () + grace_ms * G_TIME_SPAN_MILLISECOND;
-
-      while (waitpid (pid, NULL, WNOHANG) == 0 && g_get_monotonic_time () < deadline)
-        g_usleep (G_TIME_SPAN_MILLISECOND);
-    }
-
-  if (waitpid (pid, NULL, WNOHANG) == 0)
-    {
-      kill (pid, SIGKILL);
-      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    }
-}
-
-static void
-stop_helper (SaConnection *self,
-             guint         grace_ms)
-{
-  clear_source (&self->in_source);
-  clear_source (&self->out_source);
-  clear_source (&self->timer_source);
-  /* Close, not just unref: a destroyed source that is still in this
-   * iteration's pending dispatches keeps the GSocket alive, and the
-   * helper must see the end of the socket now. */
-  g_mutex_lock (&self->lock);
-  self->direct_fd = -1;
-  if (self->socket != NULL)
-    g_socket_close (self->socket, NULL);
-  g_mutex_unlock (&self->lock);
-  g_clear_object (&self->socket);
-  reset_output (self);
-  self->greeted = FALSE;
-  reap_helper (self, grace_ms);
-}
-
-static void
-fail_permanently (SaConnection *self,
-                  const GError *error)
-{
-  GQueue incoming = G_QUEUE_INIT;
-
   SA_DEBUG ("giving up on the helper: %s", error->message);
 
-  stop_helper (self, 0);
-
-  g_mutex_lock (&self->lock);
-  if (self->state == STATE_RUNNING)
+  self->gave_up = TRUE;
+  if (self->fatal != error)
     {
-      self->state = STATE_FAILED;
-      self->failure = g_error_copy (error);
+      g_clear_error (&self->fatal);
+      self->fatal = g_error_copy (error);
     }
-  incoming = self->incoming;
-  g_queue_init (&self->incoming);
-  self->incoming_unsent = 0;
-  g_mutex_unlock (&self->lock);
+  sa_inbox_fail (self->inbox, error);
+  take_inbox (self);
+  while ((command = g_queue_peek_head (&self->waiting)) != NULL)
+    command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
 
-  fail_queue (self, &self->waiting, error);
-  fail_queue (self, &incoming, error);
-
-  if (self->callbacks.failed != NULL)
+  if (!self->ready_reported)
+    report_ready (self, error);
+  else if (self->callbacks.failed != NULL)
     self->callbacks.failed (error, self->user_data);
 }
 
 static void
-helper_lost (SaConnection *self,
-             const char   *why)
+start_helper (SaConnection *self)
 {
   g_autoptr(GError) error = NULL;
-  gboolean was_greeted = self->greeted;
-  gboolean early;
 
-  if (self->socket == NULL)
-    return;
-
-  early = !self->spawned_any &&
-          g_get_monotonic_time () - self->started_at < EARLY_DEATH_MS * G_TIME_SPAN_MILLISECOND;
-
-  SA_DEBUG ("helper %d lost: %s", self->helper_pid, why);
-
-  stop_helper (self, 0);
-  /* Commands their callers sent went to this helper: they are in flight. */
-  take_incoming (self);
-
-  error = g_error_new_literal (SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED,
-                               _("worker process exited unexpectedly"));
-  fail_commands_in_flight (self, error);
-
-  if (!startup_is_done (self))
+  if (!sa_helper_link_start (self->link, &error))
     {
-      g_autoptr(GError) startup_error =
-        g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                     _("The helper “%s” did not start: %s"),
-                     self->helper_path, why);
-
-      report_startup (self, startup_error);
-      g_main_loop_quit (self->loop);
+      SA_DEBUG ("starting the helper failed: %s", error->message);
+      if (!self->ready_reported)
+        {
+          give_up (self, error);
+          return;
+        }
+      g_clear_error (&self->last_start_error);
+      self->last_start_error = g_steal_pointer (&error);
+      schedule_restart (self, TRUE);
       return;
     }
 
-  if (was_greeted && self->callbacks.helper_exited != NULL)
-    self->callbacks.helper_exited (error, self->user_data);
-
-  g_clear_error (&self->last_start_error);
-  schedule_restart (self, early);
+  self->spawned_any = FALSE;
+  self->started_at = g_get_monotonic_time ();
 }
 
 static gboolean
 restart_timeout (gpointer user_data)
 {
   SaConnection *self = user_data;
-  g_autoptr(GError) error = NULL;
 
-  g_clear_pointer (&self->timer_source, g_source_unref);
-
-  if (!start_helper (self, &error))
-    {
-      SA_DEBUG ("restarting the helper failed: %s", error->message);
-      g_clear_error (&self->last_start_error);
-      self->last_start_error = g_steal_pointer (&error);
-      schedule_restart (self, TRUE);
-    }
+  g_clear_pointer (&self->restart_source, g_source_unref);
+  start_helper (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -766,8 +567,8 @@ schedule_restart (SaConnection *self,
           else
             error = g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
                                  _("The helper “%s” exited right after it started, %u times in a row"),
-                                 self->helper_path, self->early_deaths);
-          fail_permanently (self, error);
+                                 sa_helper_link_get_path (self->link), self->early_deaths);
+          give_up (self, error);
           return;
         }
       delay_ms = RESTART_BACKOFF_MS << (self->early_deaths - 1);
@@ -775,20 +576,58 @@ schedule_restart (SaConnection *self,
   else
     self->early_deaths = 0;
 
-  clear_source (&self->timer_source);
-  self->timer_source = attach_timeout (self, delay_ms, restart_timeout);
+  clear_source (&self->restart_source);
+  self->restart_source = g_timeout_source_new (delay_ms);
+  g_source_set_callback (self->restart_source, restart_timeout, self, NULL);
+  g_source_attach (self->restart_source, self->context);
 }
 
-/* -- input from the helper -------------------------------------------------- */
-
-static SaCommand *
-lookup_command (SaConnection *self,
-                guint32       id)
+/* The top of the loop: the link recorded a fault. */
+static void
+handle_fault (SaConnection *self)
 {
-  SaCommand *command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (id));
+  g_autofree char *why = sa_helper_link_take_fault (self->link);
+  g_autoptr(GError) error = NULL;
+  gboolean was_greeted;
+  gboolean early;
 
-  return command != NULL && command->awaiting_helper ? command : NULL;
+  if (why == NULL)
+    return;
+
+  was_greeted = sa_helper_link_is_greeted (self->link);
+  early = !self->spawned_any &&
+          g_get_monotonic_time () - self->started_at < EARLY_DEATH_MS * G_TIME_SPAN_MILLISECOND;
+
+  /* Commands their callers sent went to this helper: they are in flight. */
+  take_inbox (self);
+  error = exited_error ();
+  lose_helper (self, error);
+
+  if (self->fatal != NULL)
+    {
+      give_up (self, self->fatal);
+      return;
+    }
+
+  if (!self->ready_reported)
+    {
+      g_autoptr(GError) startup_error =
+        g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                     _("The helper “%s” did not start: %s"),
+                     sa_helper_link_get_path (self->link), why);
+
+      give_up (self, startup_error);
+      return;
+    }
+
+  if (was_greeted && self->callbacks.helper_exited != NULL)
+    self->callbacks.helper_exited (error, self->user_data);
+
+  g_clear_error (&self->last_start_error);
+  schedule_restart (self, early);
 }
+
+/* -- messages from the helper ----------------------------------------------------- */
 
 static gboolean
 handle_hello (SaConnection        *self,
@@ -798,53 +637,113 @@ handle_hello (SaConnection        *self,
   guint32 words[2];
   SaCommand *command;
 
-  if (self->greeted || header->id != 0 ||
+  if (sa_helper_link_is_greeted (self->link) || header->id != 0 ||
       sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK ||
-      (GPid)words[1] != self->helper_pid)
+      (GPid)words[1] != sa_helper_link_get_pid (self->link))
     return FALSE;
 
   if (words[0] != SA_PROTO_VERSION)
     {
-      g_autoptr(GError) error =
-        g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                     _("The helper “%s” speaks protocol version %u, not %u"),
-                     self->helper_path, words[0], SA_PROTO_VERSION);
-
-      if (!startup_is_done (self))
-        {
-          stop_helper (self, 0);
-          report_startup (self, error);
-          g_main_loop_quit (self->loop);
-        }
-      else
-        fail_permanently (self, error);
-      return TRUE;
+      /* The connection ends (a fault) and is not restarted. */
+      self->fatal = g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                                 _("The helper “%s” speaks protocol version %u, not %u"),
+                                 sa_helper_link_get_path (self->link), words[0], SA_PROTO_VERSION);
+      return FALSE;
     }
 
-  self->greeted = TRUE;
-  clear_source (&self->timer_source);
-  SA_DEBUG ("helper %d ready", self->helper_pid);
-
+  sa_helper_link_greeted (self->link);
   if (self->callbacks.helper_started != NULL)
-    self->callbacks.helper_started (self->helper_pid, self->user_data);
-  if (!startup_is_done (self))
-    report_startup (self, NULL);
+    self->callbacks.helper_started (sa_helper_link_get_pid (self->link), self->user_data);
+  report_ready (self, NULL);
 
-  while ((command = g_queue_pop_head (&self->waiting)) != NULL)
+  while ((command = g_queue_peek_head (&self->waiting)) != NULL)
     send_command (self, command);
-  flush_output (self);
   return TRUE;
 }
 
-/* One message from the helper: exactly one frame, with its fds. */
 static gboolean
-handle_message (SaConnection *self,
-                const guint8 *data,
-                gsize         len,
+handle_group_gone (SaConnection *self,
+                   guint32       id)
+{
+  SaCommand *command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (id));
+
+  if (g_hash_table_remove (self->lingering, GUINT_TO_POINTER (id)))
+    g_array_append_val (self->released, id);
+  else if (command != NULL && command->group_lingers)
+    command->group_lingers = FALSE;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+handle_spawned (SaConnection *self,
+                SaCommand    *command,
+                GPid          pid,
                 int          *fds,
                 guint         n_fds,
                 gboolean      fds_lost)
 {
+  self->spawned_any = TRUE;
+
+  if (fds_lost)
+    {
+      /* We are out of file descriptors: this command cannot have its
+       * pipes. Stop it; the worker goes on. */
+      for (guint i = 0; i < n_fds; i++)
+        close (fds[i]);
+      command->pid = pid;
+      queue_kill (self, command, SIGKILL);
+      command->kill_sent = TRUE;
+      sa_command_answer (command,
+                         g_error_new (G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE,
+                                      _("Failed to receive the pipes of “%s”: %s"),
+                                      command->program, g_strerror (EMFILE)));
+    }
+  else
+    sa_command_spawned (command, pid, fds, n_fds, self->epoll_fd);
+
+  command_move (self, command, SA_COMMAND_RUNNING, NULL);
+  return TRUE;
+}
+
+static void
+handle_exited (SaConnection *self,
+               SaCommand    *command,
+               int           wait_status,
+               guint32       flags)
+{
+  sa_command_exited (command, wait_status, (flags & SA_EXITED_FLAG_TIMED_OUT) != 0);
+  command->group_lingers = (flags & SA_EXITED_FLAG_LINGERS) != 0;
+
+  if (sa_command_is_answered (command))
+    command_move (self, command, SA_COMMAND_DEAD, NULL);
+  else if (sa_command_pipes_open (command))
+    {
+      /* Something in its group may hold them open: give it a moment. */
+      command->drain_source = g_timeout_source_new (DRAIN_TIMEOUT_MS);
+      g_source_set_callback (command->drain_source, drain_timeout, command, NULL);
+      g_source_attach (command->drain_source, self->context);
+      command_move (self, command, SA_COMMAND_DRAINING, NULL);
+    }
+  else
+    {
+      sa_command_complete (command);
+      command_move (self, command, SA_COMMAND_DEAD, NULL);
+    }
+}
+
+/* One message from the helper (SaLinkMessageFunc). FALSE: it is
+ * malformed, and the link records a fault; the link then closes the fds. */
+static gboolean
+handle_message (const guint8 *data,
+                gsize         len,
+                int          *fds,
+                guint         n_fds,
+                gboolean      fds_lost,
+                gpointer      user_data)
+{
+  SaConnection *self = user_data;
   SaProtoHeader header;
   const guint8 *payload;
   SaCommand *command;
@@ -857,242 +756,161 @@ handle_message (SaConnection *self,
 
   if (header.type == SA_MSG_HELLO)
     return handle_hello (self, &header, payload);
-
-  if (!self->greeted)
+  if (!sa_helper_link_is_greeted (self->link))
     return FALSE;
-  command = lookup_command (self, header.id);
+  if (header.type == SA_MSG_GROUP_GONE)
+    return handle_group_gone (self, header.id);
+
+  command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (header.id));
   if (command == NULL)
     {
       /* The first answer about a command its caller sent directly. */
-      take_incoming (self);
-      command = lookup_command (self, header.id);
+      take_inbox (self);
+      command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (header.id));
     }
   if (command == NULL)
     return FALSE;
 
   switch (header.type)
     {
-    case SA_MSG_SPAWNED:
-      if (command->pid != 0 ||
-          header.n_fds != (sa_command_wants_stdin (command) ? 3 : 2) ||
+    case SA_MSG_STARTING:
+      /* From the child, before it runs: its group is known from now on. */
+      if (command->state != SA_COMMAND_SENT || command->pid != 0 ||
           sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
           (GPid)words[0] <= 1)   /* its group is killed: never kill(-1) */
         return FALSE;
-      self->spawned_any = TRUE;
-      if (fds_lost)
-        {
-          /* We are out of file descriptors: this command cannot have its
-           * pipes. Stop it; the worker goes on. */
-          for (guint i = 0; i < n_fds; i++)
-            close (fds[i]);
-          command->pid = (GPid)words[0];
-          sa_connection_kill_command (self, command, SIGKILL);
-          sa_command_fail (command,
-                           g_error_new (G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE,
-                                        _("Failed to receive the pipes of “%s”: %s"),
-                                        command->program, g_strerror (EMFILE)));
-        }
-      else
-        sa_command_spawned (command, (GPid)words[0], fds, n_fds);
-      break;
+      command->pid = (GPid)words[0];
+      return TRUE;
+
+    case SA_MSG_SPAWNED:
+      if (command->state != SA_COMMAND_SENT ||
+          header.n_fds != (sa_command_wants_stdin (command) ? 3 : 2) ||
+          sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
+          (GPid)words[0] <= 1 ||
+          (command->pid != 0 && command->pid != (GPid)words[0]))
+        return FALSE;
+      return handle_spawned (self, command, (GPid)words[0], fds, n_fds, fds_lost);
 
     case SA_MSG_SPAWN_FAILED:
-      if (command->pid != 0 ||
+      if (command->state != SA_COMMAND_SENT ||
           sa_proto_decode_words (&header, payload, words, 2) != SA_PROTO_OK)
         return FALSE;
-      sa_command_spawn_failed (command, (int)words[0], (int)words[1]);
-      break;
+      command_move (self, command, SA_COMMAND_DEAD,
+                    sa_command_spawn_error (command, (int)words[0], (int)words[1]));
+      return TRUE;
 
     case SA_MSG_EXITED:
-      if (command->pid == 0 ||
+      if (command->state != SA_COMMAND_RUNNING ||
           sa_proto_decode_words (&header, payload, words, 2) != SA_PROTO_OK)
         return FALSE;
-      sa_command_exited (command, self->context, (int)words[0],
-                         (words[1] & SA_EXITED_FLAG_TIMED_OUT) != 0);
-      break;
+      handle_exited (self, command, (int)words[0], words[1]);
+      return TRUE;
 
     default:
       return FALSE;
     }
-
-  if (sa_command_is_finished (command))
-    sa_connection_release (self, command);
-  return TRUE;
 }
 
-/* The descriptors that came with a message (close-on-exec already);
- * more than max_fds are closed. */
-static guint
-take_fds (struct msghdr *msg,
-          int           *fds,
-          guint          max_fds)
-{
-  guint n_fds = 0;
+/* -- the thread ---------------------------------------------------------------- */
 
-  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (msg); cmsg != NULL; cmsg = CMSG_NXTHDR (msg, cmsg))
-    {
-      const guint8 *data = CMSG_DATA (cmsg);
-      gsize n;
-
-      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-        continue;
-      n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-      for (gsize j = 0; j < n; j++)
-        {
-          int fd;
-
-          memcpy (&fd, data + j * sizeof (int), sizeof (int));
-          if (n_fds < max_fds)
-            fds[n_fds++] = fd;
-          else
-            close (fd);
-        }
-    }
-  return n_fds;
-}
-
-static gboolean
-socket_readable (GSocket      *socket,
-                 GIOCondition  condition,
-                 gpointer      user_data)
-{
-  SaConnection *self = user_data;
-
-  for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && self->socket != NULL; i++)
-    {
-      guint8 buffer[SA_PROTO_REPLY_MAX_SIZE + 1];
-      union {
-        char buf[CMSG_SPACE (sizeof (int) * (SA_PROTO_MAX_FDS + 1))];
-        struct cmsghdr align;
-      } control;
-      struct iovec iov = { buffer, sizeof buffer };
-      struct msghdr msg = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = control.buf,
-        .msg_controllen = sizeof control.buf,
-      };
-      int fds[SA_PROTO_MAX_FDS + 1];
-      guint n_fds;
-      gssize n;
-
-      /* recvmsg() on the GSocket's descriptor: no GObject per message,
-       * and the descriptors arrive close-on-exec. */
-      n = recvmsg (g_socket_get_fd (self->socket), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return G_SOURCE_CONTINUE;
-      if (n <= 0)
-        {
-          helper_lost (self, n < 0 ? g_strerror (errno) : _("it exited"));
-          return G_SOURCE_REMOVE;
-        }
-
-      n_fds = take_fds (&msg, fds, G_N_ELEMENTS (fds));
-
-      if ((msg.msg_flags & MSG_TRUNC) != 0 ||
-          !handle_message (self, buffer, (gsize)n, fds, n_fds, (msg.msg_flags & MSG_CTRUNC) != 0))
-        {
-          for (guint j = 0; j < n_fds; j++)
-            close (fds[j]);
-          helper_lost (self, _("it sent a malformed message"));
-          return G_SOURCE_REMOVE;
-        }
-    }
-
-  /* take_incoming() may have queued frames of commands taken in. */
-  if (self->socket != NULL && self->out_offset < self->out->len)
-    flush_output (self);
-  return self->socket != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-/* -- the thread ---------------------------------------------------------- */
-
+/* The worker is being destroyed: everything pending fails with
+ * SA_WORKER_ERROR_DESTROYED, and nothing the helper started survives,
+ * whatever state the helper is in. */
 static void
 shut_down (SaConnection *self)
 {
   g_autoptr(GError) error =
     g_error_new_literal (SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED,
                          _("worker process was destroyed"));
-  GQueue incoming;
-
-  g_mutex_lock (&self->lock);
-  incoming = self->incoming;
-  g_queue_init (&self->incoming);
-  self->incoming_unsent = 0;
-  g_mutex_unlock (&self->lock);
-
-  fail_queue (self, &incoming, error);
-  fail_queue (self, &self->waiting, error);
-  fail_commands_in_flight (self, error);
-
-  /* Closing the socket tells the helper to kill what is left and exit. */
-  stop_helper (self, SHUTDOWN_WAIT_MS);
-
-  g_main_loop_quit (self->loop);
-}
-
-static gboolean
-wake_dispatch (GSource     *source,
-               GSourceFunc  callback,
-               gpointer     user_data)
-{
-  SaConnection *self = user_data;
-  gboolean destroyed;
+  g_autoptr(GPtrArray) in_flight = NULL;
+  GHashTableIter iter;
+  gpointer value;
   SaCommand *command;
 
-  g_source_set_ready_time (source, -1);
+  take_inbox (self);
 
-  g_mutex_lock (&self->lock);
-  destroyed = self->state == STATE_DESTROYED;
-  g_mutex_unlock (&self->lock);
+  /* From here on no child of the helper can start (its STARTING cannot
+   * be sent), and every one that did has said so: their groups are
+   * killed now, while the helper lives and their pids are pinned, so
+   * that nothing depends on a helper that may be stopped or slow. The
+   * helper itself is then killed. */
+  sa_helper_link_close_and_drain (self->link);
+  g_free (sa_helper_link_take_fault (self->link));
+  in_flight = commands_in_flight (self);
+  for (guint i = 0; i < in_flight->len; i++)
+    {
+      command = g_ptr_array_index (in_flight, i);
+      if (command->pid > 0)
+        kill (-command->pid, SIGKILL);
+    }
+  g_hash_table_iter_init (&iter, self->lingering);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    kill (-GPOINTER_TO_INT (value), SIGKILL);
+  g_hash_table_remove_all (self->lingering);
 
-  take_incoming (self);
+  sa_helper_link_stop (self->link, 0);
+  clear_source (&self->restart_source);
 
-  /* One at a time: cancelling may free a command, which takes it out
-   * of the queue. */
-  while ((command = pop_cancelled (self)) != NULL)
-    sa_command_cancel (command);
+  for (guint i = 0; i < in_flight->len; i++)
+    {
+      command = g_ptr_array_index (in_flight, i);
+      command->group_lingers = FALSE;
+      if (command->state == SA_COMMAND_DRAINING)
+        {
+          /* Its result is complete but for what a killed background
+           * job might still have written. */
+          sa_command_read_rest (command);
+          sa_command_complete (command);
+          command_move (self, command, SA_COMMAND_DEAD, NULL);
+        }
+      else
+        command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
+    }
+  while ((command = g_queue_peek_head (&self->waiting)) != NULL)
+    command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
 
-  flush_output (self);
-
-  if (destroyed)
-    shut_down (self);
-
-  return G_SOURCE_CONTINUE;
+  report_ready (self, error);
+  reap_dead (self);
+  self->stopped = TRUE;
 }
 
-static GSourceFuncs wake_funcs = {
-  .dispatch = wake_dispatch,
-};
+static void
+process (SaConnection *self)
+{
+  take_inbox (self);
+  if (self->closing)
+    {
+      shut_down (self);
+      return;
+    }
+  handle_fault (self);
+  sa_helper_link_flush (self->link, g_queue_is_empty (&self->waiting));
+  handle_fault (self);
+  reap_dead (self);
+}
 
 static gpointer
 io_thread (gpointer data)
 {
   SaConnection *self = data;
-  g_autoptr(GError) error = NULL;
-  sigset_t sigpipe;
 
-  /* Writes to a closed stdin pipe fail with EPIPE instead of killing
-   * the caller (see consume_sigpipe()). */
-  sigemptyset (&sigpipe);
-  sigaddset (&sigpipe, SIGPIPE);
-  pthread_sigmask (SIG_BLOCK, &sigpipe, NULL);
-
+  self->io_thread = g_thread_self ();
   g_main_context_push_thread_default (self->context);
 
-  if (!start_helper (self, &error))
-    report_startup (self, error);
-
-  /* The helper may also have failed inside start_helper(), before the
-   * loop could run (it died before the HELLO was written): helper_lost()
-   * has then reported it, and quit a loop that was not running yet. */
-  if (!self->startup_failed)
-    g_main_loop_run (self->loop);
+  start_helper (self);
+  for (;;)
+    {
+      process (self);
+      if (self->stopped)
+        break;
+      g_main_context_iteration (self->context, TRUE);
+    }
 
   g_main_context_pop_thread_default (self->context);
   return NULL;
 }
 
+/* Returns at once: callbacks->ready says when the helper is ready. */
 SaConnection *
 sa_connection_new (const char                   *helper_path,
                    const SaConnectionCallbacks  *callbacks,
@@ -1100,25 +918,20 @@ sa_connection_new (const char                   *helper_path,
                    GError                      **error)
 {
   SaConnection *self = g_new0 (SaConnection, 1);
-  g_autoptr(GError) startup_error = NULL;
+  sigset_t all, old;
 
-  self->epoll_fd = -1;
-  self->direct_fd = -1;
-  self->helper_path = g_strdup (helper_path);
   self->callbacks = *callbacks;
   self->user_data = user_data;
-  g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
-  self->out = g_byte_array_new ();
-  self->commands = g_hash_table_new (NULL, NULL);
-  self->graveyard = g_ptr_array_new_with_free_func ((GDestroyNotify)sa_command_free);
+  self->owner_pid = getpid ();
+  g_mutex_init (&self->shutdown_lock);
   self->context = g_main_context_new ();
-  self->loop = g_main_loop_new (self->context, FALSE);
-
-  self->wake_source = g_source_new (&wake_funcs, sizeof (GSource));
-  g_source_set_callback (self->wake_source, NULL, self, NULL);
-  g_source_set_name (self->wake_source, "[spawn-async] wake");
-  g_source_attach (self->wake_source, self->context);
+  self->inbox = sa_inbox_new (self->context);
+  self->link = sa_helper_link_new (helper_path, self->context, self->inbox,
+                                   handle_message, self);
+  self->commands = g_hash_table_new (NULL, NULL);
+  self->lingering = g_hash_table_new (NULL, NULL);
+  self->cancels = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->released = g_array_new (FALSE, FALSE, sizeof (guint32));
 
   self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   if (self->epoll_fd < 0)
@@ -1135,115 +948,64 @@ sa_connection_new (const char                   *helper_path,
   g_source_set_name (self->epoll_source, "[spawn-async] pipes");
   g_source_attach (self->epoll_source, self->context);
 
+  /* The thread starts with every signal blocked, with no window in which
+   * one could land on it: a signal the application blocks and waits for
+   * (sigwait(), a signalfd) must never be delivered to it. */
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
   self->thread = g_thread_try_new ("spawn-async", io_thread, self, error);
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+
   if (self->thread == NULL)
     {
       sa_connection_free (self);
       return NULL;
     }
 
-  g_mutex_lock (&self->lock);
-  while (!self->startup_done)
-    g_cond_wait (&self->cond, &self->lock);
-  startup_error = g_steal_pointer (&self->startup_error);
-  g_mutex_unlock (&self->lock);
-
-  if (startup_error != NULL)
-    {
-      g_thread_join (g_steal_pointer (&self->thread));
-      sa_connection_free (self);
-      g_propagate_error (error, g_steal_pointer (&startup_error));
-      return NULL;
-    }
-
   return self;
 }
 
-/* Under the lock: sends the command's SPAWN frame from the caller's
- * thread, when it fits one datagram and the socket takes it now. */
-static gboolean
-send_direct (SaConnection *self,
-             SaCommand    *command)
-{
-  guint32 id;
-  gssize n;
-
-  if (self->direct_fd < 0 || self->incoming_unsent > 0 ||
-      command->frame_len > SA_PROTO_MAX_MESSAGE ||
-      g_cancellable_is_cancelled (command->cancellable))
-    return FALSE;
-
-  id = stamp_frame (self, command);
-  do
-    n = send (self->direct_fd, command->frame, command->frame_len,
-              MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  /* A full socket or a gone helper: the I/O thread sends it, or finds
-   * out. A datagram is sent whole or not at all. */
-  if (n != (gssize)command->frame_len)
-    return FALSE;
-
-  frame_sent (command, id);
-  return TRUE;
-}
-
+/* Any thread: hands the command over. FALSE (the worker is destroyed, has
+ * failed, or belongs to the process this one forked from): the caller
+ * keeps the command and answers it. */
 gboolean
 sa_connection_submit (SaConnection  *self,
                       SaCommand     *command,
                       GError       **error)
 {
-  gboolean wake = FALSE;
-
-  /* Here, in the caller's thread: the command may reach the helper
-   * before the I/O thread knows of it, and must be cancellable then. */
-  sa_command_attach (command, self);
-
-  g_mutex_lock (&self->lock);
-  switch (self->state)
+  if (sa_connection_is_foreign (self))
     {
-    case STATE_DESTROYED:
-      g_mutex_unlock (&self->lock);
-      g_set_error_literal (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED,
-                           _("worker process was destroyed"));
+      g_set_error_literal (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                           _("The worker belongs to another process: it cannot be used after fork()"));
       return FALSE;
-    case STATE_FAILED:
-      if (error != NULL)
-        *error = g_error_copy (self->failure);
-      g_mutex_unlock (&self->lock);
-      return FALSE;
-    case STATE_RUNNING:
-    default:
-      /* Sent directly, the command needs no wake-up: the helper's
-       * answer makes the I/O thread take it in. */
-      if (!send_direct (self, command))
-        {
-          self->incoming_unsent++;
-          wake = TRUE;
-        }
-      g_queue_push_tail (&self->incoming, command);
-      break;
     }
-  g_mutex_unlock (&self->lock);
 
-  if (wake)
-    g_source_set_ready_time (self->wake_source, 0);
-  return TRUE;
+  sa_command_connect_cancel (command, self->inbox);
+  return sa_inbox_submit (self->inbox, command, error);
 }
 
-/* Fails what is pending with SA_WORKER_ERROR_DESTROYED, stops the helper
- * and its children, and ends the I/O thread. */
+/* The process forked: this copy has no I/O thread, and its socket is the
+ * parent's. It must not be used, nor even shut down. */
+gboolean
+sa_connection_is_foreign (SaConnection *self)
+{
+  return getpid () != self->owner_pid;
+}
+
+/* Any thread but the I/O thread, any number of times, also at once: the
+ * first call closes the inbox and joins the I/O thread, the others wait
+ * for it to be done. */
 void
 sa_connection_shutdown (SaConnection *self)
 {
-  g_mutex_lock (&self->lock);
-  self->state = STATE_DESTROYED;
-  g_mutex_unlock (&self->lock);
-
+  g_mutex_lock (&self->shutdown_lock);
   if (self->thread != NULL)
     {
-      g_source_set_ready_time (self->wake_source, 0);
+      g_assert (g_thread_self () != self->thread);
+      sa_inbox_close (self->inbox);
       g_thread_join (g_steal_pointer (&self->thread));
     }
+  g_mutex_unlock (&self->shutdown_lock);
 }
 
 void
@@ -1251,11 +1013,8 @@ sa_connection_free (SaConnection *self)
 {
   g_assert (self->thread == NULL);
 
-  if (self->wake_source != NULL)
-    {
-      g_source_destroy (self->wake_source);
-      g_source_unref (self->wake_source);
-    }
+  sa_inbox_detach (self->inbox);
+  sa_helper_link_free (self->link);
   if (self->epoll_source != NULL)
     {
       g_source_destroy (self->epoll_source);
@@ -1263,16 +1022,24 @@ sa_connection_free (SaConnection *self)
     }
   if (self->epoll_fd >= 0)
     close (self->epoll_fd);
-  g_clear_pointer (&self->graveyard, g_ptr_array_unref);
-  g_clear_pointer (&self->loop, g_main_loop_unref);
-  g_clear_pointer (&self->context, g_main_context_unref);
+  g_assert (g_hash_table_size (self->commands) == 0);
+  g_assert (g_queue_is_empty (&self->waiting) && g_queue_is_empty (&self->dead));
   g_clear_pointer (&self->commands, g_hash_table_unref);
-  g_clear_pointer (&self->out, g_byte_array_unref);
-  g_clear_error (&self->failure);
-  g_clear_error (&self->startup_error);
+  g_clear_pointer (&self->lingering, g_hash_table_unref);
+  g_clear_pointer (&self->cancels, g_array_unref);
+  g_clear_pointer (&self->released, g_array_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_error (&self->fatal);
   g_clear_error (&self->last_start_error);
-  g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
-  g_free (self->helper_path);
+  g_clear_pointer (&self->restart_source, g_source_unref);
+  sa_inbox_unref (self->inbox);
+  g_mutex_clear (&self->shutdown_lock);
   g_free (self);
+}
+
+void
+sa_connection_set_last_id (SaConnection *self,
+                           guint32       id)
+{
+  sa_inbox_set_last_id (self->inbox, id);
 }

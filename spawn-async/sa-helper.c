@@ -10,8 +10,12 @@
  *  - SPAWN: create the pipes, start the child with clone(CLONE_VM |
  *    CLONE_VFORK) (posix_spawn semantics, no page tables copied), send
  *    SPAWNED with the parent ends of the pipes (SCM_RIGHTS) or
- *    SPAWN_FAILED with the errno of the stage that failed;
- *  - SIGCHLD (signalfd): reap, send EXITED with the wait status;
+ *    SPAWN_FAILED with the errno of the stage that failed. Before it
+ *    runs any code of its own, the child itself sends STARTING with its
+ *    pid: should the helper die before SPAWNED is out, the library
+ *    still knows the process group to kill;
+ *  - SIGCHLD (signalfd): reap, send EXITED with the wait status (and
+ *    whether the child's process group lives on without it);
  *  - deadlines: on a timeout send the child's process group its kill
  *    signal, then SIGKILL after KILL_GRACE_MS;
  *  - KILL: signal a child's process group (cancellation, output limit).
@@ -20,6 +24,8 @@
  * long as something in it lives (a background job, a daemon that did not
  * call setsid()): it is part of the command, and is killed with the rest.
  * The helper is a child subreaper, so such orphans are its own children.
+ * The library is told (EXITED's LINGERS flag, then GROUP_GONE), so that
+ * it can kill such groups itself if this helper dies.
  *
  * When the socket closes, a frame is malformed, or the parent dies
  * (PR_SET_PDEATHSIG), every child's process group is killed and the
@@ -66,6 +72,7 @@ typedef struct
   int64_t  kill_deadline;  /* SIGKILL the group then; 0: none */
   bool     timed_out;
   bool     reaped;         /* kept for its group: a kill is due, or it lingers */
+  bool     lingers;        /* EXITED said so: GROUP_GONE is owed */
 } Child;
 
 typedef struct
@@ -85,6 +92,7 @@ typedef union
 typedef struct
 {
   const SaSpawnRequest *request;
+  uint32_t       id;
   int            fds[3];       /* the child's stdin, stdout, stderr */
   pid_t          helper_pid;
   char          *path_buffer;  /* for the PATH search */
@@ -282,7 +290,8 @@ group_alive (pid_t pgid)
   return kill (-pgid, 0) == 0 || errno != ESRCH;
 }
 
-/* Forgets the groups of reaped children once nothing in them lives. */
+/* Forgets the groups of reaped children once nothing in them lives,
+ * telling the library about those it was told linger. */
 static void
 prune_groups (void)
 {
@@ -293,7 +302,11 @@ prune_groups (void)
       Child *child = &helper.children[i];
 
       if (child->reaped && child->kill_deadline == 0 && !group_alive (child->pid))
-        remove_child (child);     /* the last one moved to i */
+        {
+          if (child->lingers)
+            reply (SA_MSG_GROUP_GONE, child->id, NULL, 0, NULL, 0);
+          remove_child (child);     /* the last one moved to i */
+        }
       else
         i++;
     }
@@ -318,12 +331,16 @@ reap_children (void)
           if (child->pid != pid || child->reaped)
             continue;
 
-          words[0] = (uint32_t) status;
-          words[1] = child->timed_out ? SA_EXITED_FLAG_TIMED_OUT : 0;
-          reply (SA_MSG_EXITED, child->id, words, 2, NULL, 0);
-
+          /* Members of the group that are zombies still count: they are
+           * ours to reap, and GROUP_GONE follows soon then. */
           child->reaped = true;
           child->deadline = 0;
+          child->lingers = group_alive (child->pid);
+
+          words[0] = (uint32_t) status;
+          words[1] = (child->timed_out ? SA_EXITED_FLAG_TIMED_OUT : 0) |
+                     (child->lingers ? SA_EXITED_FLAG_LINGERS : 0);
+          reply (SA_MSG_EXITED, child->id, words, 2, NULL, 0);
           break;
         }
     }
@@ -451,6 +468,27 @@ exec_child (ChildSetup *setup)
   child_fail (setup, SA_SPAWN_STAGE_EXEC, error);
 }
 
+
+/* In the child: STARTING, on the helper's socket, which the suspended
+ * helper is not using. A blocking send: the library reads all the time,
+ * and must have it before the program can start anything of its own.
+ * When it cannot be sent, the library is going (or gone): the child
+ * must not run at all. */
+static void
+announce (ChildSetup *setup)
+{
+  uint8_t frame[SA_PROTO_REPLY_MAX_SIZE];
+  uint32_t pid = (uint32_t) getpid ();
+  size_t len = sa_proto_encode_words (frame, SA_MSG_STARTING, 0, setup->id, &pid, 1);
+  ssize_t n;
+
+  do
+    n = send (helper.sock, frame, len, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t) len)
+    child_fail (setup, SA_SPAWN_STAGE_RESOURCES, n < 0 ? errno : EPIPE);
+}
+
 /* Runs in the child, on its own stack, while the helper is suspended
  * (CLONE_VFORK): only async-signal-safe calls, no allocation. */
 static int
@@ -463,6 +501,7 @@ child_main (void *data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != setup->helper_pid)
     _exit (127);
+  announce (setup);
 
   for (int fd = 0; fd < 3; fd++)
     if (dup2 (setup->fds[fd], fd) < 0)
@@ -541,6 +580,7 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
   int pipe_fds[2];
   size_t n_parent_fds = 2;
   uint32_t pid_word;
+  int clone_error;
   pid_t pid;
 
   if (req.flags & SA_SPAWN_FLAG_STDIN_PIPE)
@@ -563,6 +603,7 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
     }
 
   setup.request = &req;
+  setup.id = id;
   memcpy (setup.fds, child_fds, sizeof child_fds);
   setup.helper_pid = helper.pid;
   setup.path_buffer = malloc (path_buffer_size (&req));
@@ -574,13 +615,14 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
 
   pid = clone (child_main, (char *) helper.child_stack + CHILD_STACK_SIZE,
                CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
+  clone_error = errno;          /* before free() and close() touch it */
   free (setup.path_buffer);
   close_child_fds (child_fds);
 
   if (pid < 0)
     {
       close_fds (parent_fds, 3);
-      spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, errno);
+      spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, clone_error);
       return;
     }
 

@@ -45,7 +45,7 @@ write_u16 (uint8_t *p, uint16_t v)
 static int
 type_is_known (uint16_t type)
 {
-  return type >= SA_MSG_HELLO && type <= SA_MSG_EXITED;
+  return type >= SA_MSG_HELLO && type <= SA_MSG_STARTING;
 }
 
 static uint16_t
@@ -114,6 +114,8 @@ sa_proto_words_for_type (uint16_t type)
     case SA_MSG_SPAWNED:      return 1;  /* pid */
     case SA_MSG_SPAWN_FAILED: return 2;  /* stage, errno */
     case SA_MSG_EXITED:       return 2;  /* wait status, flags */
+    case SA_MSG_GROUP_GONE:   return 0;
+    case SA_MSG_STARTING:     return 1;  /* pid */
     default:                  return 0;
     }
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SA_PROTO_VERSION          1u
+#define SA_PROTO_VERSION          2u
 
 /* Every frame starts with this header (host byte order: both ends live
  * on one machine and talk over a socketpair). */
@@ -34,6 +34,8 @@ typedef enum
   SA_MSG_SPAWNED       = 4,
   SA_MSG_SPAWN_FAILED  = 5,
   SA_MSG_EXITED        = 6,
+  SA_MSG_GROUP_GONE    = 7,
+  SA_MSG_STARTING      = 8,   /* sent by the child itself, before exec */
 } SaMsgType;
 
 /* SPAWN flags */
@@ -51,6 +53,9 @@ typedef enum
 
 /* EXITED flags */
 #define SA_EXITED_FLAG_TIMED_OUT  (1u << 0)
+#define SA_EXITED_FLAG_LINGERS    (1u << 1)   /* the child's process group
+                                               * outlives it: GROUP_GONE
+                                               * follows once it is empty */
 
 typedef struct
 {
@@ -89,7 +94,7 @@ void   sa_proto_header_encode   (uint8_t *out, uint16_t type, uint16_t n_fds,
 
 /* Frames whose payload is a fixed number of 32-bit words: HELLO (version,
  * pid), KILL (signal), SPAWNED (pid), SPAWN_FAILED (stage, errno),
- * EXITED (wait status, flags). */
+ * EXITED (wait status, flags), GROUP_GONE (none), STARTING (pid). */
 size_t sa_proto_words_for_type  (uint16_t type);
 size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
                                  uint32_t id, const uint32_t *words, size_t n_words);

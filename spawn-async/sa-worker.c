@@ -3,6 +3,7 @@
 
 #include <glib/gi18n-lib.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,7 +12,8 @@
 #include "sa-debug-private.h"
 #include "sa-error.h"
 #include "sa-protocol.h"
-#include "sa-worker.h"
+#include "sa-task-private.h"
+#include "sa-worker-private.h"
 
 /**
  * SaWorker:
@@ -43,9 +45,24 @@
  * ```
  *
  * If the helper dies, the commands in flight fail with
- * %SA_WORKER_ERROR_EXITED, [signal@Sa.Worker::exit] is emitted and a new
- * helper is started. [method@Sa.Worker.destroy] (or the last unref) stops
- * the helper and every child it started.
+ * %SA_WORKER_ERROR_EXITED, every process group it started is killed,
+ * [signal@Sa.Worker::exit] is emitted and a new helper is started.
+ * [method@Sa.Worker.destroy] stops the helper and every child it started.
+ *
+ * Threads: a worker may be used from any thread. Each command's callback
+ * runs in the thread-default main context of the thread that started it;
+ * the worker's own signals, [signal@Sa.Worker::exit],
+ * [signal@Sa.Worker::error] and `notify::helper-pid`, are emitted in the
+ * thread-default main context of the thread that created the worker,
+ * whichever thread destroys it or drops its last reference. That context
+ * must keep running for them to be emitted (and, when the last reference
+ * is dropped in another thread, for the worker to be freed).
+ *
+ * Processes: a worker belongs to the process that created it. After
+ * `fork()`, the child's copy must not be used: its calls fail with
+ * %SA_WORKER_ERROR_FAILED and never touch the parent's helper, and
+ * destroying it or dropping it there does nothing (its memory is left
+ * alone, as the copy of a thread that no longer exists).
  */
 struct _SaWorker
 {
@@ -53,16 +70,22 @@ struct _SaWorker
 
   SaConnection  *connection;
   GMainContext  *owner_context;
+  GThread       *owner_thread;
   int            helper_pid;       /* atomic: set from the I/O thread */
-  GPid           notified_pid;
-  gboolean       destroyed;
+  GPid           notified_pid;     /* the owner's */
+  int            destroyed;        /* atomic */
+  gboolean       initialized;      /* the helper was ready: exit is owed */
+  struct _Startup *startup;
 };
 
-static void sa_worker_initable_iface_init (GInitableIface *iface);
+static void sa_worker_initable_iface_init       (GInitableIface      *iface);
+static void sa_worker_async_initable_iface_init (GAsyncInitableIface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (SaWorker, sa_worker, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
-                                                      sa_worker_initable_iface_init))
+                                                      sa_worker_initable_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                      sa_worker_async_initable_iface_init))
 
 enum {
   PROP_0,
@@ -79,18 +102,20 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-/* -- events from the I/O thread ------------------------------------------ */
+/* -- events, emitted in the owner's context ------------------------------------ */
 
 typedef enum
 {
   EVENT_STARTED,
   EVENT_EXITED,
   EVENT_FAILED,
+  EVENT_DESTROYED,
 } EventKind;
 
 typedef struct
 {
-  GWeakRef   worker;
+  GWeakRef   worker;         /* events from the I/O thread */
+  SaWorker  *strong;         /* EVENT_DESTROYED: keeps the worker until then */
   EventKind  kind;
   GError    *error;
 } Event;
@@ -101,6 +126,7 @@ event_free (gpointer data)
   Event *event = data;
 
   g_weak_ref_clear (&event->worker);
+  g_clear_object (&event->strong);
   g_clear_error (&event->error);
   g_free (event);
 }
@@ -121,13 +147,24 @@ static gboolean
 deliver_event (gpointer data)
 {
   Event *event = data;
-  g_autoptr(SaWorker) self = g_weak_ref_get (&event->worker);
+  g_autoptr(SaWorker) self = event->strong ? g_object_ref (event->strong)
+                                           : g_weak_ref_get (&event->worker);
 
-  if (self == NULL || self->destroyed)
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+
+  if (event->kind == EVENT_DESTROYED)
+    {
+      notify_helper_pid (self);
+      g_signal_emit (self, signals[EXIT], 0, NULL);
+      return G_SOURCE_REMOVE;
+    }
+
+  /* The destruction said the last word. */
+  if (g_atomic_int_get (&self->destroyed))
     return G_SOURCE_REMOVE;
 
   notify_helper_pid (self);
-
   if (event->kind == EVENT_EXITED)
     g_signal_emit (self, signals[EXIT], 0, event->error);
   else if (event->kind == EVENT_FAILED)
@@ -136,20 +173,141 @@ deliver_event (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Always a new source in the owner's context, never a call in place:
+ * events come from the I/O thread, or from a thread that is not the
+ * owner's. */
+static void
+post_event (SaWorker     *self,
+            Event        *event)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, deliver_event, event, event_free);
+  g_source_set_static_name (source, "[spawn-async] worker event");
+  g_source_attach (source, self->owner_context);
+  g_source_unref (source);
+}
+
 /* Runs in the I/O thread, which must never hold a reference to the
  * worker: the event only carries a weak one to the owner's context. */
 static void
-post_event (SaWorker     *self,
-            EventKind     kind,
-            const GError *error)
+post_io_event (SaWorker     *self,
+               EventKind     kind,
+               const GError *error)
 {
   Event *event = g_new0 (Event, 1);
 
   g_weak_ref_init (&event->worker, self);
   event->kind = kind;
   event->error = error ? g_error_copy (error) : NULL;
-  g_main_context_invoke_full (self->owner_context, G_PRIORITY_DEFAULT,
-                              deliver_event, event, event_free);
+  post_event (self, event);
+}
+
+/* In the owner's thread, or through its context when it is iterated by
+ * this thread. */
+static gboolean
+in_owner_context (SaWorker *self)
+{
+  return g_thread_self () == self->owner_thread ||
+         g_main_context_is_owner (self->owner_context);
+}
+
+/* -- what the I/O thread reports ------------------------------------------------ */
+
+typedef struct _Startup
+{
+  gatomicrefcount  ref_count;
+  GMutex           lock;
+  GCond            cond;
+  gboolean         done;         /* ready, failed, or cancelled */
+  gboolean         cancelled;
+  GError          *error;
+  GTask           *task;         /* sa_worker_new_async(): returned once */
+} Startup;
+
+static Startup *
+startup_new (void)
+{
+  Startup *startup = g_new0 (Startup, 1);
+
+  g_atomic_ref_count_init (&startup->ref_count);
+  g_mutex_init (&startup->lock);
+  g_cond_init (&startup->cond);
+  return startup;
+}
+
+static Startup *
+startup_ref (Startup *startup)
+{
+  g_atomic_ref_count_inc (&startup->ref_count);
+  return startup;
+}
+
+static void
+startup_unref (Startup *startup)
+{
+  if (!g_atomic_ref_count_dec (&startup->ref_count))
+    return;
+
+  g_assert (startup->task == NULL);
+  g_clear_error (&startup->error);
+  g_mutex_clear (&startup->lock);
+  g_cond_clear (&startup->cond);
+  g_free (startup);
+}
+
+static void
+startup_unref_closure (gpointer  data,
+                       GClosure *closure)
+{
+  startup_unref (data);
+}
+
+/* The first of the helper's readiness and a cancellation decides. */
+static void
+startup_finish (Startup      *startup,
+                const GError *error,
+                gboolean      cancelled)
+{
+  GTask *task = NULL;
+
+  g_mutex_lock (&startup->lock);
+  if (!startup->done)
+    {
+      startup->done = TRUE;
+      startup->cancelled = cancelled;
+      startup->error = error ? g_error_copy (error) : NULL;
+      task = g_steal_pointer (&startup->task);
+      g_cond_broadcast (&startup->cond);
+    }
+  g_mutex_unlock (&startup->lock);
+
+  if (task == NULL)
+    return;
+  if (cancelled)
+    sa_task_return_error_later (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                           _("Operation was cancelled")));
+  else if (error != NULL)
+    sa_task_return_error_later (task, g_error_copy (error));
+  else
+    sa_task_return_boolean_later (task, TRUE);
+}
+
+static void
+on_startup_cancelled (GCancellable *cancellable,
+                      Startup      *startup)
+{
+  startup_finish (startup, NULL, TRUE);
+}
+
+static void
+on_ready (const GError *error,
+          gpointer      user_data)
+{
+  SaWorker *self = user_data;
+
+  startup_finish (self->startup, error, FALSE);
 }
 
 static void
@@ -159,7 +317,7 @@ on_helper_started (GPid     pid,
   SaWorker *self = user_data;
 
   g_atomic_int_set (&self->helper_pid, pid);
-  post_event (self, EVENT_STARTED, NULL);
+  post_io_event (self, EVENT_STARTED, NULL);
 }
 
 static void
@@ -169,7 +327,7 @@ on_helper_exited (const GError *error,
   SaWorker *self = user_data;
 
   g_atomic_int_set (&self->helper_pid, 0);
-  post_event (self, EVENT_EXITED, error);
+  post_io_event (self, EVENT_EXITED, error);
 }
 
 static void
@@ -179,16 +337,17 @@ on_failed (const GError *error,
   SaWorker *self = user_data;
 
   g_atomic_int_set (&self->helper_pid, 0);
-  post_event (self, EVENT_FAILED, error);
+  post_io_event (self, EVENT_FAILED, error);
 }
 
 static const SaConnectionCallbacks connection_callbacks = {
+  .ready = on_ready,
   .helper_started = on_helper_started,
   .helper_exited = on_helper_exited,
   .failed = on_failed,
 };
 
-/* -- construction ------------------------------------------------------- */
+/* -- construction ----------------------------------------------------------------- */
 
 /**
  * sa_worker_new:
@@ -196,12 +355,18 @@ static const SaConnectionCallbacks connection_callbacks = {
  * @error: return location for a #GError
  *
  * Creates a worker and starts its helper process, waiting until the
- * helper is ready (about a millisecond). The helper is
- * `spawn-async-helper` in the library's `libexecdir`, or the program
- * named by the `SPAWN_ASYNC_HELPER` environment variable.
+ * helper is ready (about a millisecond, at most 5 seconds for a helper
+ * that does not answer). Cancelling @cancellable from another thread
+ * ends the wait at once. Use [func@Sa.Worker.new_async] in a program whose
+ * main loop must never wait.
+ *
+ * The helper is `spawn-async-helper` in the library's `libexecdir`, or
+ * the program named by the `SPAWN_ASYNC_HELPER` environment variable
+ * (which is ignored in a setuid, setgid or file-capability process).
  *
  * Returns: (transfer full): a new worker, or %NULL with @error set
- *   (%SA_WORKER_ERROR_FAILED) when the helper could not be started
+ *   (%SA_WORKER_ERROR_FAILED when the helper could not be started,
+ *   `G_IO_ERROR_CANCELLED`)
  */
 SaWorker *
 sa_worker_new (GCancellable  *cancellable,
@@ -210,28 +375,145 @@ sa_worker_new (GCancellable  *cancellable,
   return g_initable_new (SA_TYPE_WORKER, cancellable, error, NULL);
 }
 
+/**
+ * sa_worker_new_async:
+ * @io_priority: the I/O priority of the request (unused)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the worker is ready, in the
+ *   thread-default main context of the calling thread
+ * @user_data: (closure): data for @callback
+ *
+ * Creates a worker without waiting for its helper: the call returns at
+ * once (it starts the worker's thread, which starts the helper), and
+ * @callback is called when the helper is ready or could not be started.
+ * Get the worker with [ctor@Sa.Worker.new_finish].
+ *
+ * Since: 1.2
+ */
+void
+sa_worker_new_async (int                  io_priority,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_async_initable_new_async (SA_TYPE_WORKER, io_priority, cancellable,
+                              callback, user_data, NULL);
+}
+
+/**
+ * sa_worker_new_finish:
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets the worker created by [func@Sa.Worker.new_async].
+ *
+ * Returns: (transfer full): the worker, or %NULL with @error set, as
+ *   for [ctor@Sa.Worker.new]
+ *
+ * Since: 1.2
+ */
+SaWorker *
+sa_worker_new_finish (GAsyncResult  *result,
+                      GError       **error)
+{
+  g_autoptr(GObject) source = g_async_result_get_source_object (result);
+  GObject *object = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error);
+
+  return object != NULL ? SA_WORKER (object) : NULL;
+}
+
+/* Starts the connection; the helper's readiness comes to startup. */
+static gboolean
+start_connection (SaWorker      *self,
+                  GTask         *task,
+                  GError       **error)
+{
+  /* Not from the environment of a setuid, setgid or file-capability
+   * process: the user who runs it would choose what it runs. */
+  const char *helper_path = secure_getenv ("SPAWN_ASYNC_HELPER");
+
+  if (self->connection != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           _("The worker is initialized already"));
+      return FALSE;
+    }
+
+  if (helper_path == NULL || helper_path[0] == '\0')
+    helper_path = SA_HELPER_PATH;
+
+  self->startup = startup_new ();
+  self->startup->task = task != NULL ? g_object_ref (task) : NULL;
+  self->connection = sa_connection_new (helper_path, &connection_callbacks, self, error);
+  if (self->connection == NULL)
+    {
+      g_clear_object (&self->startup->task);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gulong
+connect_startup_cancellable (SaWorker     *self,
+                             GCancellable *cancellable)
+{
+  gulong handler;
+
+  if (cancellable == NULL)
+    return 0;
+
+  handler = g_signal_connect_data (cancellable, "cancelled",
+                                   G_CALLBACK (on_startup_cancelled),
+                                   startup_ref (self->startup),
+                                   startup_unref_closure, 0);
+  if (g_cancellable_is_cancelled (cancellable))
+    startup_finish (self->startup, NULL, TRUE);
+  return handler;
+}
+
 static gboolean
 sa_worker_initable_init (GInitable     *initable,
                          GCancellable  *cancellable,
                          GError       **error)
 {
   SaWorker *self = SA_WORKER (initable);
-  const char *helper_path = g_getenv ("SPAWN_ASYNC_HELPER");
+  Startup *startup;
+  gulong handler;
+  gboolean ok;
 
-  g_return_val_if_fail (self->connection == NULL, FALSE);
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+  if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !start_connection (self, NULL, error))
     return FALSE;
 
-  if (helper_path == NULL || helper_path[0] == '\0')
-    helper_path = SA_HELPER_PATH;
+  startup = self->startup;
+  handler = connect_startup_cancellable (self, cancellable);
 
-  self->connection = sa_connection_new (helper_path, &connection_callbacks, self, error);
-  if (self->connection == NULL)
-    return FALSE;
+  g_mutex_lock (&startup->lock);
+  while (!startup->done)
+    g_cond_wait (&startup->cond, &startup->lock);
+  g_mutex_unlock (&startup->lock);
 
-  notify_helper_pid (self);
-  return TRUE;
+  /* Never waits for a handler running in another thread. */
+  if (handler != 0)
+    g_signal_handler_disconnect (cancellable, handler);
+
+  if (startup->cancelled)
+    ok = !g_cancellable_set_error_if_cancelled (cancellable, error);
+  else if (startup->error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (startup->error));
+      ok = FALSE;
+    }
+  else
+    ok = TRUE;
+
+  /* What failed is shut down by the last unref, which follows. */
+  if (ok)
+    {
+      self->initialized = TRUE;
+      notify_helper_pid (self);
+    }
+  return ok;
 }
 
 static void
@@ -241,9 +523,87 @@ sa_worker_initable_iface_init (GInitableIface *iface)
 }
 
 static void
+sa_worker_init_async (GAsyncInitable      *initable,
+                      int                  io_priority,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  SaWorker *self = SA_WORKER (initable);
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  gulong handler;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, sa_worker_init_async);
+  g_task_set_name (task, "[spawn-async] new");
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  if (!start_connection (self, task, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* The task keeps the handler's id for init_finish() to disconnect it
+   * (never waiting for an emission). */
+  handler = connect_startup_cancellable (self, cancellable);
+  g_task_set_task_data (task, GSIZE_TO_POINTER (handler), NULL);
+}
+
+static gboolean
+sa_worker_init_finish (GAsyncInitable  *initable,
+                       GAsyncResult    *result,
+                       GError         **error)
+{
+  SaWorker *self = SA_WORKER (initable);
+  GCancellable *cancellable;
+  gulong handler;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sa_worker_init_async, FALSE);
+
+  cancellable = g_task_get_cancellable (G_TASK (result));
+  handler = GPOINTER_TO_SIZE (g_task_get_task_data (G_TASK (result)));
+  if (handler != 0)
+    g_signal_handler_disconnect (cancellable, handler);
+  g_task_set_task_data (G_TASK (result), NULL, NULL);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+
+  self->initialized = TRUE;
+  notify_helper_pid (self);
+  return TRUE;
+}
+
+static void
+sa_worker_async_initable_iface_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = sa_worker_init_async;
+  iface->init_finish = sa_worker_init_finish;
+}
+
+static void
 sa_worker_dispose (GObject *object)
 {
-  sa_worker_destroy (SA_WORKER (object));
+  SaWorker *self = SA_WORKER (object);
+
+  if (self->initialized && !g_atomic_int_get (&self->destroyed) &&
+      !in_owner_context (self) &&
+      !sa_connection_is_foreign (self->connection))
+    {
+      /* The last reference went in another thread. The worker is torn
+       * down now, but `exit` is owed in the owner's context, and the
+       * handlers must still be there then: the event keeps the worker
+       * alive, and dispose runs again, there, when it lets go. */
+      sa_worker_destroy (self);
+      return;
+    }
+
+  sa_worker_destroy (self);
 
   G_OBJECT_CLASS (sa_worker_parent_class)->dispose (object);
 }
@@ -253,7 +613,9 @@ sa_worker_finalize (GObject *object)
 {
   SaWorker *self = (SaWorker *)object;
 
-  g_clear_pointer (&self->connection, sa_connection_free);
+  if (self->connection != NULL && !sa_connection_is_foreign (self->connection))
+    sa_connection_free (self->connection);
+  g_clear_pointer (&self->startup, startup_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
 
   G_OBJECT_CLASS (sa_worker_parent_class)->finalize (object);
@@ -293,6 +655,8 @@ sa_worker_class_init (SaWorkerClass *klass)
    *
    * The process id of the running helper, 0 when there is none (after
    * [method@Sa.Worker.destroy], or while a dead helper is restarted).
+   * Notified in the thread-default main context of the thread that
+   * created the worker.
    */
   properties[PROP_HELPER_PID] =
     g_param_spec_int ("helper-pid", NULL, NULL,
@@ -307,9 +671,12 @@ sa_worker_class_init (SaWorkerClass *klass)
    * @error: (nullable): why the helper exited
    *
    * The helper process exited. @error is %NULL after
-   * [method@Sa.Worker.destroy]; when the helper died on its own it is a
-   * %SA_WORKER_ERROR_EXITED error, the commands that were pending have
-   * failed with it, and a new helper is being started.
+   * [method@Sa.Worker.destroy] (or the last unref); when the helper died
+   * on its own it is a %SA_WORKER_ERROR_EXITED error, the commands that
+   * were pending have failed with it, and a new helper is being started.
+   *
+   * Emitted in the thread-default main context of the thread that
+   * created the worker.
    */
   signals[EXIT] =
     g_signal_new ("exit",
@@ -327,6 +694,9 @@ sa_worker_class_init (SaWorkerClass *klass)
    *
    * The worker can run no further commands: its helper could not be
    * restarted. Every later command fails with %SA_WORKER_ERROR_FAILED.
+   *
+   * Emitted in the thread-default main context of the thread that
+   * created the worker.
    */
   signals[ERROR] =
     g_signal_new ("error",
@@ -342,6 +712,7 @@ static void
 sa_worker_init (SaWorker *self)
 {
   self->owner_context = g_main_context_ref_thread_default ();
+  self->owner_thread = g_thread_self ();
 }
 
 /* -- spawning -------------------------------------------------------------- */
@@ -514,7 +885,7 @@ sa_worker_aspawn_async (SaWorker            *self,
 
   if (!sa_connection_submit (self->connection, command, &error))
     {
-      sa_command_fail (command, g_steal_pointer (&error));
+      sa_command_answer (command, g_steal_pointer (&error));
       sa_command_free (command);
     }
 }
@@ -558,31 +929,62 @@ sa_worker_aspawn_finish (SaWorker      *self,
  * @self: a #SaWorker
  *
  * Stops the worker: pending commands fail with
- * %SA_WORKER_ERROR_DESTROYED, every child the worker started is killed
- * with its process group, the helper exits, [property@Sa.Worker:helper-pid]
- * becomes 0 and [signal@Sa.Worker::exit] is emitted with a %NULL error.
- * Later calls to [method@Sa.Worker.aspawn_async] fail with
- * %SA_WORKER_ERROR_DESTROYED.
+ * %SA_WORKER_ERROR_DESTROYED (a command whose child has exited gets its
+ * result), every child the worker started is killed with its process
+ * group, the helper is stopped,
+ * [property@Sa.Worker:helper-pid] becomes 0 and [signal@Sa.Worker::exit]
+ * is emitted with a %NULL error, in the context of the thread that
+ * created the worker. Later calls to [method@Sa.Worker.aspawn_async]
+ * fail with %SA_WORKER_ERROR_DESTROYED.
  *
- * Calling it again does nothing; the last unref calls it too.
+ * It may be called from any thread, from any callback or signal handler
+ * (a `cancelled` handler of a pending command's cancellable included),
+ * and more than once, also at the same time: each call returns when the
+ * worker is stopped.
+ *
+ * Every pending command holds a reference to the worker, so the last
+ * unref can only come when nothing is pending; it calls this too.
  */
 void
 sa_worker_destroy (SaWorker *self)
 {
   g_return_if_fail (SA_IS_WORKER (self));
 
-  if (self->destroyed)
-    return;
-  self->destroyed = TRUE;
+  if (self->connection != NULL && sa_connection_is_foreign (self->connection))
+    {
+      g_atomic_int_set (&self->destroyed, TRUE);
+      return;
+    }
+
+  if (!g_atomic_int_compare_and_exchange (&self->destroyed, FALSE, TRUE))
+    {
+      /* Another call did, or does it now: return when it is done. */
+      if (self->connection != NULL)
+        sa_connection_shutdown (self->connection);
+      return;
+    }
 
   if (self->connection != NULL)
     sa_connection_shutdown (self->connection);
-
   g_atomic_int_set (&self->helper_pid, 0);
-  notify_helper_pid (self);
 
-  if (self->connection != NULL)
-    g_signal_emit (self, signals[EXIT], 0, NULL);
+  if (!self->initialized)
+    return;
+
+  if (in_owner_context (self))
+    {
+      notify_helper_pid (self);
+      g_signal_emit (self, signals[EXIT], 0, NULL);
+    }
+  else
+    {
+      Event *event = g_new0 (Event, 1);
+
+      g_weak_ref_init (&event->worker, NULL);
+      event->strong = g_object_ref (self);
+      event->kind = EVENT_DESTROYED;
+      post_event (self, event);
+    }
 }
 
 /**
@@ -599,4 +1001,13 @@ sa_worker_get_helper_pid (SaWorker *self)
   g_return_val_if_fail (SA_IS_WORKER (self), 0);
 
   return g_atomic_int_get (&self->helper_pid);
+}
+
+void
+sa_worker_set_last_command_id (SaWorker *self,
+                               guint32   id)
+{
+  g_return_if_fail (SA_IS_WORKER (self) && self->connection != NULL);
+
+  sa_connection_set_last_id (self->connection, id);
 }

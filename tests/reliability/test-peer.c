@@ -27,6 +27,7 @@ typedef struct
   GSubprocess *helper;
   int          sock;
   gboolean     exited;
+  GHashTable  *starting;       /* id -> pid: STARTING, from the children */
 } Peer;
 
 static Peer *
@@ -104,11 +105,34 @@ spawn_frame (guint32             id,
   return frame;
 }
 
-/* Receives one reply; returns its type and fills words, closing any fd. */
+/* Receives one reply; returns its type and fills words, closing any fd.
+ * STARTING, which a child sends before it runs, is noted in the peer and
+ * skipped: it must come first, with the pid that SPAWNED then gives. */
+static guint16 peer_receive_any (Peer    *peer,
+                                 guint32 *id,
+                                 guint32 *words);
+
 static guint16
 peer_receive (Peer    *peer,
               guint32 *id,
               guint32 *words)
+{
+  guint16 type;
+
+  if (peer->starting == NULL)
+    peer->starting = g_hash_table_new (NULL, NULL);
+  while ((type = peer_receive_any (peer, id, words)) == SA_MSG_STARTING)
+    g_hash_table_insert (peer->starting, GUINT_TO_POINTER (*id), GUINT_TO_POINTER (words[0]));
+  if (type == SA_MSG_SPAWNED)
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (peer->starting, GUINT_TO_POINTER (*id))),
+                      ==, words[0]);
+  return type;
+}
+
+static guint16
+peer_receive_any (Peer    *peer,
+                  guint32 *id,
+                  guint32 *words)
 {
   guint8 buffer[64];
   union {
@@ -168,6 +192,7 @@ peer_free (Peer *peer)
     g_subprocess_force_exit (peer->helper);
   close (peer->sock);
   g_object_unref (peer->helper);
+  g_clear_pointer (&peer->starting, g_hash_table_unref);
   g_free (peer);
 
   /* The helper killed nothing of ours. */

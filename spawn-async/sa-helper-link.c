@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sa-helper-link.c: the helper process and the socket to it.
+ *
+ * Starts spawn-async-helper with posix_spawn (the caller never forks),
+ * sends the handshake, queues and sends frames, receives the helper's
+ * messages and stops and reaps the helper. It knows nothing of commands:
+ * each message goes to the connection's SaLinkMessageFunc, and anything
+ * that goes wrong with the helper (a send or receive error, the end of
+ * the socket, a malformed message, no handshake in time) is recorded as
+ * the link's fault (the first one wins) for the connection to handle at
+ * the top of its loop. Nothing here calls back into the connection from
+ * the middle of something else.
+ *
+ * Everything here runs in the connection's I/O thread. The one thing
+ * other threads use is the socket itself, for direct sends, under the
+ * inbox lock, and only while this file says they may.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gi18n-lib.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sa-debug-private.h"
+#include "sa-error.h"
+#include "sa-helper-link-private.h"
+#include "sa-protocol.h"
+
+#define HELPER_SOCKET_FD            3
+#define HANDSHAKE_TIMEOUT_MS        5000
+#define MAX_MESSAGES_PER_DISPATCH   256
+#define SHRINK_OUTPUT_ABOVE         (256 * 1024)
+
+struct _SaHelperLink
+{
+  char              *helper_path;
+  GMainContext      *context;
+  SaInbox           *inbox;
+  SaLinkMessageFunc  func;
+  gpointer           user_data;
+
+  GPid               pid;            /* 0: no helper */
+  guint              generation;     /* counts the helpers started */
+  GSocket           *socket;         /* NULL once stopped */
+  GSource           *in_source;
+  GSource           *out_source;
+  GSource           *handshake_source;
+  GByteArray        *out;
+  gsize              out_offset;
+  gboolean           greeted;
+  char              *fault;          /* what went wrong first, or NULL */
+};
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+record_fault (SaHelperLink *self,
+              const char   *why)
+{
+  if (self->fault == NULL)
+    {
+      SA_DEBUG ("helper %d lost: %s", self->pid, why);
+      self->fault = g_strdup (why);
+    }
+}
+
+SaHelperLink *
+sa_helper_link_new (const char        *helper_path,
+                    GMainContext      *context,
+                    SaInbox           *inbox,
+                    SaLinkMessageFunc  func,
+                    gpointer           user_data)
+{
+  SaHelperLink *self = g_new0 (SaHelperLink, 1);
+
+  self->helper_path = g_strdup (helper_path);
+  self->context = g_main_context_ref (context);
+  self->inbox = sa_inbox_ref (inbox);
+  self->func = func;
+  self->user_data = user_data;
+  self->out = g_byte_array_new ();
+  return self;
+}
+
+void
+sa_helper_link_free (SaHelperLink *self)
+{
+  sa_helper_link_stop (self, 0);
+  g_byte_array_unref (self->out);
+  g_free (self->fault);
+  sa_inbox_unref (self->inbox);
+  g_main_context_unref (self->context);
+  g_free (self->helper_path);
+  g_free (self);
+}
+
+/* -- sending ---------------------------------------------------------------- */
+
+/* Empties the output buffer, and gives its memory back when it grew big
+ * (a burst of commands, a helper that stopped reading). */
+static void
+reset_output (SaHelperLink *self)
+{
+  if (self->out->len > SHRINK_OUTPUT_ABOVE)
+    {
+      g_byte_array_unref (self->out);
+      self->out = g_byte_array_new ();
+    }
+  g_byte_array_set_size (self->out, 0);
+  self->out_offset = 0;
+}
+
+/* Appends a frame; it goes out at the next flush. */
+void
+sa_helper_link_queue (SaHelperLink *self,
+                      const guint8 *frame,
+                      gsize         len)
+{
+  if (self->socket != NULL && self->fault == NULL)
+    g_byte_array_append (self->out, frame, len);
+}
+
+void
+sa_helper_link_queue_words (SaHelperLink  *self,
+                            guint16        type,
+                            guint32        id,
+                            const guint32 *words,
+                            gsize          n_words)
+{
+  guint8 frame[SA_PROTO_REPLY_MAX_SIZE];
+  gsize len = sa_proto_encode_words (frame, type, 0, id, words, n_words);
+
+  sa_helper_link_queue (self, frame, len);
+}
+
+static gboolean
+socket_writable (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  SaHelperLink *self = user_data;
+
+  /* The connection flushes after every iteration of its loop. */
+  g_clear_pointer (&self->out_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends what is queued, under the inbox lock: a frame may take several
+ * datagrams and the helper reads them as one stream, so a caller's direct
+ * send must never land in between. Once everything is out, to a greeted
+ * helper, callers may send their SPAWN frames themselves if allow_direct
+ * (nothing waits to be sent before theirs). */
+void
+sa_helper_link_flush (SaHelperLink *self,
+                      gboolean      allow_direct)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean blocked = FALSE;
+  gboolean done;
+
+  sa_inbox_lock (self->inbox);
+  while (self->socket != NULL && self->fault == NULL && self->out_offset < self->out->len)
+    {
+      gsize chunk = MIN (self->out->len - self->out_offset, SA_PROTO_MAX_MESSAGE);
+      gssize n = g_socket_send (self->socket,
+                                (const char *)self->out->data + self->out_offset,
+                                chunk, NULL, &error);
+
+      if (n < 0)
+        {
+          blocked = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          break;
+        }
+      self->out_offset += (gsize)n;
+    }
+  done = self->out_offset >= self->out->len;
+  sa_inbox_allow_direct_locked (self->inbox,
+                                self->socket != NULL && self->fault == NULL && error == NULL &&
+                                self->greeted && allow_direct && done ?
+                                g_socket_get_fd (self->socket) : -1,
+                                self->generation);
+  sa_inbox_unlock (self->inbox);
+
+  if (error != NULL && !blocked)
+    record_fault (self, error->message);
+  else if (blocked && self->out_source == NULL)
+    {
+      self->out_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
+      g_source_set_callback (self->out_source, G_SOURCE_FUNC (socket_writable), self, NULL);
+      g_source_attach (self->out_source, self->context);
+    }
+  else if (done)
+    {
+      clear_source (&self->out_source);
+      if (self->out->len > 0)
+        reset_output (self);
+    }
+}
+
+/* -- receiving -------------------------------------------------------------- */
+
+/* The descriptors that came with a message (close-on-exec already);
+ * more than max_fds are closed. */
+static guint
+take_fds (struct msghdr *msg,
+          int           *fds,
+          guint          max_fds)
+{
+  guint n_fds = 0;
+
+  for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (msg); cmsg != NULL; cmsg = CMSG_NXTHDR (msg, cmsg))
+    {
+      const guint8 *data = CMSG_DATA (cmsg);
+      gsize n;
+
+      if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+        continue;
+      n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      for (gsize j = 0; j < n; j++)
+        {
+          int fd;
+
+          memcpy (&fd, data + j * sizeof (int), sizeof (int));
+          if (n_fds < max_fds)
+            fds[n_fds++] = fd;
+          else
+            close (fd);
+        }
+    }
+  return n_fds;
+}
+
+typedef enum
+{
+  RECEIVED,
+  RECEIVED_MALFORMED,
+  NOTHING_YET,
+  END,                      /* the end of the socket, or an error */
+} Received;
+
+/* Receives one message and hands it to the connection. */
+static Received
+receive_one (SaHelperLink *self)
+{
+  guint8 buffer[SA_PROTO_REPLY_MAX_SIZE + 1];
+  union {
+    char buf[CMSG_SPACE (sizeof (int) * (SA_PROTO_MAX_FDS + 1))];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = { buffer, sizeof buffer };
+  struct msghdr msg = {
+    .msg_iov = &iov,
+    .msg_iovlen = 1,
+    .msg_control = control.buf,
+    .msg_controllen = sizeof control.buf,
+  };
+  int fds[SA_PROTO_MAX_FDS + 1];
+  guint n_fds;
+  gssize n;
+
+  /* recvmsg() on the GSocket's descriptor: no GObject per message, and
+   * the descriptors arrive close-on-exec. */
+  n = recvmsg (g_socket_get_fd (self->socket), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return NOTHING_YET;
+  if (n <= 0)
+    {
+      record_fault (self, n < 0 ? g_strerror (errno) : _("it exited"));
+      return END;
+    }
+
+  n_fds = take_fds (&msg, fds, G_N_ELEMENTS (fds));
+
+  if ((msg.msg_flags & MSG_TRUNC) != 0 ||
+      !self->func (buffer, (gsize)n, fds, n_fds, (msg.msg_flags & MSG_CTRUNC) != 0,
+                   self->user_data))
+    {
+      for (guint j = 0; j < n_fds; j++)
+        close (fds[j]);
+      record_fault (self, _("it sent a malformed message"));
+      return RECEIVED_MALFORMED;
+    }
+  return RECEIVED;
+}
+
+static gboolean
+socket_readable (GSocket      *socket,
+                 GIOCondition  condition,
+                 gpointer      user_data)
+{
+  SaHelperLink *self = user_data;
+
+  for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH; i++)
+    {
+      if (self->fault != NULL)
+        return G_SOURCE_REMOVE;
+      if (receive_one (self) == NOTHING_YET)
+        return G_SOURCE_CONTINUE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+/* The connection is giving up on the helper: from now on nothing the
+ * helper or its children send can arrive (a child's STARTING fails, and
+ * the child exits before it runs), and what had arrived is handed over,
+ * so that the connection knows every process group there is to kill.
+ * Malformed messages are skipped: a fault was recorded already. */
+void
+sa_helper_link_close_and_drain (SaHelperLink *self)
+{
+  if (self->socket == NULL)
+    return;
+
+  sa_inbox_lock (self->inbox);
+  sa_inbox_allow_direct_locked (self->inbox, -1, self->generation);
+  shutdown (g_socket_get_fd (self->socket), SHUT_RD);
+  sa_inbox_unlock (self->inbox);
+
+  /* Finite: nothing more can be queued. */
+  while (receive_one (self) != END)
+    ;
+}
+
+/* -- the process -------------------------------------------------------------- */
+
+static gboolean
+handshake_timeout (gpointer user_data)
+{
+  SaHelperLink *self = user_data;
+
+  g_clear_pointer (&self->handshake_source, g_source_unref);
+  record_fault (self, _("it did not answer within 5 seconds"));
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts a helper and queues the handshake. FALSE (with error) when it
+ * could not be started at all; a helper that starts and then fails shows
+ * up as a fault. */
+gboolean
+sa_helper_link_start (SaHelperLink  *self,
+                      GError       **error)
+{
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t signals;
+  char parent[32];
+  char *argv[] = { self->helper_path, parent, NULL };
+  guint32 hello[2] = { SA_PROTO_VERSION, 0 };
+  int fds[2];
+  GPid pid;
+  int ret;
+
+  g_assert (self->socket == NULL && self->pid == 0);
+  g_clear_pointer (&self->fault, g_free);
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                   _("Failed to create a socket for the helper: %s"),
+                   g_strerror (errsv));
+      return FALSE;
+    }
+
+  g_snprintf (parent, sizeof parent, "%d", (int)getpid ());
+
+  posix_spawn_file_actions_init (&actions);
+  posix_spawn_file_actions_adddup2 (&actions, fds[1], HELPER_SOCKET_FD);
+  posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+#ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
+  posix_spawn_file_actions_addclosefrom_np (&actions, HELPER_SOCKET_FD + 1);
+#endif
+
+  posix_spawnattr_init (&attr);
+  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP |
+                                   POSIX_SPAWN_SETSIGMASK |
+                                   POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup (&attr, 0);
+  sigemptyset (&signals);
+  posix_spawnattr_setsigmask (&attr, &signals);
+  sigfillset (&signals);
+  posix_spawnattr_setsigdefault (&attr, &signals);
+
+  ret = posix_spawn (&pid, self->helper_path, &actions, &attr, argv, environ);
+
+  posix_spawnattr_destroy (&attr);
+  posix_spawn_file_actions_destroy (&actions);
+  close (fds[1]);
+
+  if (ret != 0)
+    {
+      close (fds[0]);
+      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                   _("Failed to start the helper “%s”: %s"),
+                   self->helper_path, g_strerror (ret));
+      return FALSE;
+    }
+
+  self->socket = g_socket_new_from_fd (fds[0], error);
+  if (self->socket == NULL)
+    {
+      close (fds[0]);
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+      return FALSE;
+    }
+  g_socket_set_blocking (self->socket, FALSE);
+
+  self->pid = pid;
+  self->generation++;
+  self->greeted = FALSE;
+
+  self->in_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
+  g_source_attach (self->in_source, self->context);
+
+  self->handshake_source = g_timeout_source_new (HANDSHAKE_TIMEOUT_MS);
+  g_source_set_callback (self->handshake_source, handshake_timeout, self, NULL);
+  g_source_attach (self->handshake_source, self->context);
+
+  SA_DEBUG ("started helper %s as pid %d", self->helper_path, pid);
+
+  sa_helper_link_queue_words (self, SA_MSG_HELLO, 0, hello, 2);
+  return TRUE;
+}
+
+void
+sa_helper_link_greeted (SaHelperLink *self)
+{
+  self->greeted = TRUE;
+  clear_source (&self->handshake_source);
+  SA_DEBUG ("helper %d ready", self->pid);
+}
+
+/* Waits up to grace_ms for the helper to exit after its socket was
+ * closed; one that does not (stopped, say) is killed. */
+static void
+reap_helper (SaHelperLink *self,
+             guint         grace_ms)
+{
+  GPid pid = self->pid;
+  int pidfd;
+
+  if (pid <= 0)
+    return;
+  self->pid = 0;
+
+  pidfd = grace_ms > 0 ? (int)syscall (SYS_pidfd_open, pid, 0) : -1;
+  if (pidfd >= 0)
+    {
+      struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+      while (poll (&pfd, 1, (int)grace_ms) < 0 && errno == EINTR)
+        ;
+      close (pidfd);
+    }
+  else if (grace_ms > 0)
+    {
+      /* No pidfd (old kernel, valgrind): poll for the exit. */
+      gint64 deadline = g_get_monotonic_time () + grace_ms * G_TIME_SPAN_MILLISECOND;
+
+      while (waitpid (pid, NULL, WNOHANG) == 0 && g_get_monotonic_time () < deadline)
+        g_usleep (G_TIME_SPAN_MILLISECOND);
+    }
+
+  if (waitpid (pid, NULL, WNOHANG) == 0)
+    {
+      kill (pid, SIGKILL);
+      while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+}
+
+/* Closes the socket, which tells the helper to kill what it has started
+ * and exit, and reaps it. */
+void
+sa_helper_link_stop (SaHelperLink *self,
+                     guint         grace_ms)
+{
+  clear_source (&self->in_source);
+  clear_source (&self->out_source);
+  clear_source (&self->handshake_source);
+  /* Close, not just unref: a destroyed source that is still in this
+   * iteration's pending dispatches keeps the GSocket alive, and the
+   * helper must see the end of the socket now. */
+  sa_inbox_lock (self->inbox);
+  sa_inbox_allow_direct_locked (self->inbox, -1, self->generation);
+  if (self->socket != NULL)
+    g_socket_close (self->socket, NULL);
+  sa_inbox_unlock (self->inbox);
+  g_clear_object (&self->socket);
+  reset_output (self);
+  self->greeted = FALSE;
+  reap_helper (self, grace_ms);
+}
+
+gboolean
+sa_helper_link_is_up (SaHelperLink *self)
+{
+  return self->socket != NULL;
+}
+
+gboolean
+sa_helper_link_is_greeted (SaHelperLink *self)
+{
+  return self->socket != NULL && self->greeted && self->fault == NULL;
+}
+
+GPid
+sa_helper_link_get_pid (SaHelperLink *self)
+{
+  return self->pid;
+}
+
+guint
+sa_helper_link_get_generation (SaHelperLink *self)
+{
+  return self->generation;
+}
+
+const char *
+sa_helper_link_get_path (SaHelperLink *self)
+{
+  return self->helper_path;
+}
+
+/* The fault recorded since the helper was started, or NULL. */
+char *
+sa_helper_link_take_fault (SaHelperLink *self)
+{
+  return g_steal_pointer (&self->fault);
+}

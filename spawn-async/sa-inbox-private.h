@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "sa-command-private.h"
+
+G_BEGIN_DECLS
+
+/* What other threads hand to a connection's I/O thread (sa-inbox.c). */
+
+SaInbox      *sa_inbox_new                (GMainContext  *context);
+SaInbox      *sa_inbox_ref                (SaInbox       *self);
+void          sa_inbox_unref              (SaInbox       *self);
+
+/* Any thread */
+gboolean      sa_inbox_submit             (SaInbox       *self,
+                                           SaCommand     *command,
+                                           GError       **error);
+void          sa_inbox_close              (SaInbox       *self);
+
+SaCancelLink *sa_cancel_link_new          (SaInbox       *inbox);
+void          sa_cancel_link_free         (SaCancelLink  *link);
+void          sa_cancel_link_fire         (SaCancelLink  *link);
+
+/* The I/O thread */
+gboolean      sa_inbox_take               (SaInbox       *self,
+                                           GQueue        *commands,
+                                           GArray        *cancels);
+void          sa_inbox_fail               (SaInbox       *self,
+                                           const GError  *error);
+void          sa_inbox_release_ids        (SaInbox       *self,
+                                           const guint32 *ids,
+                                           guint          n_ids);
+void          sa_inbox_detach             (SaInbox       *self);
+
+/* The I/O thread's sends to the helper take the lock that callers' direct
+ * sends take, and say when callers may send directly again. */
+void          sa_inbox_lock               (SaInbox       *self);
+void          sa_inbox_unlock             (SaInbox       *self);
+void          sa_inbox_allow_direct_locked (SaInbox      *self,
+                                            int           fd,
+                                            guint         generation);
+
+/* Tests */
+void          sa_inbox_set_last_id        (SaInbox       *self,
+                                           guint32        id);
+
+G_END_DECLS
