@@ -1,0 +1,929 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Stress: lands a cancel, a helper death or a destroy at random
+ * microsecond offsets around each step of a command's life, from other
+ * threads as well as from the caller's, and from inside the callbacks
+ * and signal handlers a caller writes. Every call must be answered
+ * exactly once, with a result or the error that fits, and nothing may
+ * hang, crash or corrupt the heap (run it under ASan, TSan and
+ * valgrind: .ci/sanitizers).
+ *
+ * Each case runs for SA_STRESS_SECONDS (default 3) or until it has done
+ * its number of rounds, whichever comes first. Before the ownership
+ * redesign, the first two cases aborted or crashed within a second.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reliab-util.h"
+
+#define MARKER_ENTRY  "SA_STRESS_MARKER=1"
+
+/* -- shared pieces --------------------------------------------------------- */
+
+static gint64
+stress_deadline (void)
+{
+  const char *seconds = g_getenv ("SA_STRESS_SECONDS");
+  guint64 s = seconds != NULL ? g_ascii_strtoull (seconds, NULL, 10) : 3;
+
+  return g_get_monotonic_time () + (gint64)MAX (s, 1) * G_USEC_PER_SEC;
+}
+
+/* Spins (no sleeping: the offsets are microseconds) until the monotonic
+ * clock reaches at. */
+static void
+spin_until (gint64 at)
+{
+  while (g_get_monotonic_time () < at)
+    ;
+}
+
+/* One call: answered exactly once, with what the test accepts. */
+typedef struct
+{
+  guint     answers;
+  SaResult *result;
+  GError   *error;
+} Call;
+
+static void
+call_clear (Call *call)
+{
+  g_clear_object (&call->result);
+  g_clear_error (&call->error);
+  call->answers = 0;
+}
+
+static void
+on_call_done (GObject      *source,
+              GAsyncResult *res,
+              gpointer      user_data)
+{
+  Call *call = user_data;
+
+  /* A second answer would be the lost-ownership bug itself. */
+  g_assert_cmpuint (call->answers, ==, 0);
+  call->answers++;
+  call->result = sa_worker_aspawn_finish (SA_WORKER (source), res, &call->error);
+}
+
+static void
+wait_answered (Call  *call,
+               guint  timeout_ms)
+{
+  sa_test_wait_flag ((const gboolean *)&call->answers, timeout_ms);
+}
+
+/* Waits until the worker runs a greeted helper other than old_pid. */
+static GPid
+wait_new_helper (SaWorker *worker,
+                 GPid      old_pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  GPid pid;
+
+  while ((pid = sa_worker_get_helper_pid (worker)) == 0 || pid == old_pid)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("no new helper after 10 s");
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (200);
+    }
+  return pid;
+}
+
+static SaWorker *
+new_worker (void)
+{
+  g_autoptr(GError) error = NULL;
+  SaWorker *worker = sa_worker_new (NULL, &error);
+
+  g_assert_no_error (error);
+  return worker;
+}
+
+static SaSpawnOptions *
+marked_options (void)
+{
+  g_auto(GStrv) env = reliab_environ_with (MARKER_ENTRY);
+  SaSpawnOptions *options = sa_spawn_options_new ();
+
+  sa_spawn_options_set_env (options, (const char * const *)env);
+  return options;
+}
+
+/* Microseconds between two events: mostly within 200, now and then
+ * within 2000, either order. */
+static gint64
+random_offset (void)
+{
+  gint32 range = g_random_boolean () ? 200 : 2000;
+
+  return g_random_int_range (-range, range + 1);
+}
+
+/* A helper killed before it has spawned anything counts as one that
+ * cannot start (restart back-off, then giving up): make sure it has. */
+static void
+prime_helper (SaWorker *worker)
+{
+  const char *argv[] = { "true", NULL };
+  g_autoptr(SaResult) result = sa_test_run_ok (worker, argv, NULL);
+
+  g_assert_true (sa_result_get_successful (result));
+}
+
+/* Kills the worker's helper and lands `action` offset_us away from it:
+ * before the kill when negative, after it when positive. */
+typedef void (*Action) (gpointer data);
+
+static void
+kill_helper_around (SaWorker *worker,
+                    gint64    offset_us,
+                    Action    action,
+                    gpointer  data)
+{
+  GPid helper = sa_worker_get_helper_pid (worker);
+
+  g_assert_cmpint (helper, >, 0);
+  if (offset_us < 0)
+    {
+      action (data);
+      spin_until (g_get_monotonic_time () - offset_us);
+      kill (helper, SIGKILL);
+    }
+  else
+    {
+      kill (helper, SIGKILL);
+      spin_until (g_get_monotonic_time () + offset_us);
+      action (data);
+    }
+}
+
+/* -- 1. cancels from other threads around the call ------------------------ */
+
+#define CANCELLERS        3
+#define SUBMIT_ROUNDS     40000
+#define MAX_IN_FLIGHT     64
+
+typedef struct
+{
+  GCancellable *cancellable;
+  gint64        at;
+} CancelJob;
+
+static gpointer
+canceller_main (gpointer data)
+{
+  GAsyncQueue *jobs = data;
+  CancelJob *job;
+
+  while ((job = g_async_queue_pop (jobs)) != NULL && job->cancellable != NULL)
+    {
+      spin_until (job->at);
+      g_cancellable_cancel (job->cancellable);
+      g_object_unref (job->cancellable);
+      g_free (job);
+    }
+  g_free (job);
+  return NULL;
+}
+
+static void
+test_cancel_around_submit (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(GAsyncQueue) jobs = g_async_queue_new ();
+  GThread *threads[CANCELLERS];
+  Call *calls = g_new0 (Call, SUBMIT_ROUNDS);
+  const char *argv[] = { "true", NULL };
+  gint64 deadline = stress_deadline ();
+  guint started = 0, answered = 0, results = 0, cancelled = 0;
+
+  for (guint t = 0; t < CANCELLERS; t++)
+    threads[t] = g_thread_new ("canceller", canceller_main, jobs);
+
+  while (started < SUBMIT_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      CancelJob *job = g_new0 (CancelJob, 1);
+
+      /* Mostly 0-40 us from now: before, inside and after the call; now
+       * and then within 5 ms: while the child runs and ends. */
+      job->cancellable = g_object_ref (cancellable);
+      job->at = g_get_monotonic_time () +
+                (g_random_int_range (0, 8) != 0 ? g_random_int_range (0, 41)
+                                                : g_random_int_range (0, 5001));
+      g_async_queue_push (jobs, job);
+
+      sa_worker_aspawn_async (worker, argv, NULL, cancellable, on_call_done, &calls[started]);
+      started++;
+
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      while (answered < started && calls[answered].answers > 0)
+        answered++;
+      while (started - answered > MAX_IN_FLIGHT)
+        {
+          g_main_context_iteration (NULL, TRUE);
+          while (answered < started && calls[answered].answers > 0)
+            answered++;
+        }
+    }
+
+  for (guint t = 0; t < CANCELLERS; t++)
+    g_async_queue_push (jobs, g_new0 (CancelJob, 1));
+  for (guint t = 0; t < CANCELLERS; t++)
+    g_thread_join (threads[t]);
+
+  for (guint i = 0; i < started; i++)
+    {
+      wait_answered (&calls[i], 30000);
+      if (calls[i].result != NULL)
+        {
+          g_assert_true (sa_result_get_successful (calls[i].result));
+          results++;
+        }
+      else
+        {
+          g_assert_error (calls[i].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          cancelled++;
+        }
+      call_clear (&calls[i]);
+    }
+  g_test_message ("%u calls: %u results, %u cancelled", started, results, cancelled);
+  g_assert_cmpuint (results + cancelled, ==, started);
+
+  reliab_assert_worker_ok (worker, sa_worker_get_helper_pid (worker));
+  g_free (calls);
+}
+
+/* The same, with the calls coming from several threads at once, each with
+ * its own main context, and cancels from the other threads. */
+
+#define SUBMITTERS  3
+
+typedef struct
+{
+  SaWorker     *worker;
+  GAsyncQueue  *jobs;
+  gint64        deadline;
+  guint         started;
+  guint         wrong;
+} Submitter;
+
+static gpointer
+submitter_main (gpointer data)
+{
+  Submitter *s = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  Call *calls = g_new0 (Call, SUBMIT_ROUNDS);
+  const char *argv[] = { "true", NULL };
+  guint answered = 0;
+
+  g_main_context_push_thread_default (context);
+
+  while (s->started < SUBMIT_ROUNDS / SUBMITTERS && g_get_monotonic_time () < s->deadline)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      CancelJob *job = g_new0 (CancelJob, 1);
+
+      job->cancellable = g_object_ref (cancellable);
+      job->at = g_get_monotonic_time () + g_random_int_range (0, 41);
+      g_async_queue_push (s->jobs, job);
+      sa_worker_aspawn_async (s->worker, argv, NULL, cancellable, on_call_done, &calls[s->started]);
+      s->started++;
+
+      while (g_main_context_iteration (context, FALSE))
+        ;
+      while (answered < s->started && calls[answered].answers > 0)
+        answered++;
+      while (s->started - answered > MAX_IN_FLIGHT / SUBMITTERS)
+        {
+          g_main_context_iteration (context, TRUE);
+          while (answered < s->started && calls[answered].answers > 0)
+            answered++;
+        }
+    }
+
+  while (answered < s->started)
+    {
+      g_main_context_iteration (context, TRUE);
+      while (answered < s->started && calls[answered].answers > 0)
+        answered++;
+    }
+
+  for (guint i = 0; i < s->started; i++)
+    {
+      if (!(calls[i].answers == 1 &&
+            ((calls[i].result != NULL && sa_result_get_successful (calls[i].result)) ||
+             g_error_matches (calls[i].error, G_IO_ERROR, G_IO_ERROR_CANCELLED))))
+        s->wrong++;
+      call_clear (&calls[i]);
+    }
+
+  g_main_context_pop_thread_default (context);
+  g_free (calls);
+  return NULL;
+}
+
+static void
+test_cancel_around_submit_threads (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(GAsyncQueue) jobs = g_async_queue_new ();
+  GThread *cancellers[CANCELLERS];
+  GThread *threads[SUBMITTERS];
+  Submitter submitters[SUBMITTERS] = { { 0 } };
+  gint64 deadline = stress_deadline ();
+  guint total = 0;
+
+  for (guint t = 0; t < CANCELLERS; t++)
+    cancellers[t] = g_thread_new ("canceller", canceller_main, jobs);
+  for (guint t = 0; t < SUBMITTERS; t++)
+    {
+      submitters[t] = (Submitter) { worker, jobs, deadline, 0, 0 };
+      threads[t] = g_thread_new ("submitter", submitter_main, &submitters[t]);
+    }
+  for (guint t = 0; t < SUBMITTERS; t++)
+    {
+      g_thread_join (threads[t]);
+      g_assert_cmpuint (submitters[t].wrong, ==, 0);
+      total += submitters[t].started;
+    }
+  for (guint t = 0; t < CANCELLERS; t++)
+    g_async_queue_push (jobs, g_new0 (CancelJob, 1));
+  for (guint t = 0; t < CANCELLERS; t++)
+    g_thread_join (cancellers[t]);
+
+  g_test_message ("%u calls from %u threads", total, SUBMITTERS);
+  reliab_assert_worker_ok (worker, sa_worker_get_helper_pid (worker));
+}
+
+/* -- 2. the helper killed around a cancel, a timeout, an output limit ----- */
+
+#define KILL_ROUNDS  300
+
+static void
+cancel_action (gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+static void
+nothing_action (gpointer data)
+{
+}
+
+typedef enum
+{
+  AROUND_CANCEL,
+  AROUND_TIMEOUT,
+  AROUND_OUTPUT_LIMIT,
+  AROUND_INPUT,
+} Around;
+
+/* Runs rounds of: start a command, let it get some way (0-10 ms), kill the
+ * helper with a cancel (or nothing: the command's own timeout or output
+ * limit is the other event) a random_offset() away. */
+static void
+run_kill_around (Around around)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  g_autoptr(GBytes) input = NULL;
+  const char *sleep_argv[] = { "sleep", "10", NULL };
+  const char *yes_argv[] = { "yes", NULL };
+  const char *cat_argv[] = { "cat", NULL };
+  const char * const *argv = sleep_argv;
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, results = 0, exited = 0, other = 0;
+  GPid helper = wait_new_helper (worker, 0);
+
+  switch (around)
+    {
+    case AROUND_CANCEL:
+      break;
+    case AROUND_TIMEOUT:
+      sa_spawn_options_set_timeout_ms (options, 2);
+      break;
+    case AROUND_OUTPUT_LIMIT:
+      argv = yes_argv;
+      sa_spawn_options_set_max_output (options, 1);
+      break;
+    case AROUND_INPUT:
+      argv = cat_argv;
+      input = g_bytes_new_take (g_malloc0 (256 * 1024), 256 * 1024);
+      sa_spawn_options_set_input (options, input);
+      break;
+    }
+
+  while (rounds < KILL_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Call call = { 0 };
+      gint64 settle;
+
+      prime_helper (worker);
+      settle = g_get_monotonic_time () + g_random_int_range (0, 10001);
+      sa_worker_aspawn_async (worker, argv, options, cancellable, on_call_done, &call);
+      while (g_get_monotonic_time () < settle)
+        g_main_context_iteration (NULL, FALSE);
+
+      kill_helper_around (worker, random_offset (),
+                          around == AROUND_CANCEL ? cancel_action : nothing_action,
+                          cancellable);
+      wait_answered (&call, 30000);
+
+      if (call.result != NULL)
+        {
+          switch (around)
+            {
+            case AROUND_CANCEL:
+              g_error ("round %u: a cancelled sleep 10 gave a result", rounds);
+              break;
+            case AROUND_TIMEOUT:
+              g_assert_true (sa_result_get_timed_out (call.result));
+              break;
+            case AROUND_OUTPUT_LIMIT:
+              g_assert_true (sa_result_get_output_truncated (call.result));
+              g_assert_cmpstr (sa_result_get_stdout (call.result), ==, "y");
+              break;
+            case AROUND_INPUT:
+              g_assert_true (sa_result_get_successful (call.result));
+              g_assert_cmpuint (g_bytes_get_size (sa_result_get_stdout_bytes (call.result)), ==,
+                                g_bytes_get_size (input));
+              break;
+            }
+          results++;
+        }
+      else if (g_error_matches (call.error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+        exited++;
+      else if (around == AROUND_CANCEL &&
+               g_error_matches (call.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        other++;
+      else
+        g_error ("round %u: unexpected answer: %s", rounds,
+                 call.error ? call.error->message : "?");
+
+      call_clear (&call);
+      helper = wait_new_helper (worker, helper);
+      rounds++;
+    }
+
+  g_test_message ("%u rounds: %u results, %u helper exits, %u cancelled",
+                  rounds, results, exited, other);
+  g_assert_cmpuint (rounds, >, 0);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+  reliab_assert_worker_ok (worker, helper);
+}
+
+static void
+test_kill_around_cancel (void)
+{
+  run_kill_around (AROUND_CANCEL);
+}
+
+static void
+test_kill_around_timeout (void)
+{
+  run_kill_around (AROUND_TIMEOUT);
+}
+
+static void
+test_kill_around_output_limit (void)
+{
+  run_kill_around (AROUND_OUTPUT_LIMIT);
+}
+
+static void
+test_kill_around_input (void)
+{
+  run_kill_around (AROUND_INPUT);
+}
+
+/* A command that has exited and is draining (a background job holds its
+ * stdout) when the helper is killed: its result is complete and must be
+ * delivered; the background job must die with the helper. */
+static void
+test_kill_during_drain (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "sh", "-c", "echo hi; sleep 30 &", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, results = 0, exited = 0;
+  GPid helper = wait_new_helper (worker, 0);
+
+  while (rounds < KILL_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      Call call = { 0 };
+      gint64 at;
+
+      prime_helper (worker);
+      at = g_get_monotonic_time () + g_random_int_range (0, 20001);
+      sa_worker_aspawn_async (worker, argv, options, NULL, on_call_done, &call);
+      while (g_get_monotonic_time () < at)
+        g_main_context_iteration (NULL, FALSE);
+      kill (helper, SIGKILL);
+      wait_answered (&call, 30000);
+
+      if (call.result != NULL)
+        {
+          g_assert_true (sa_result_get_successful (call.result));
+          g_assert_cmpstr (sa_result_get_stdout (call.result), ==, "hi\n");
+          results++;
+        }
+      else
+        {
+          g_assert_error (call.error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED);
+          exited++;
+        }
+
+      call_clear (&call);
+      helper = wait_new_helper (worker, helper);
+      rounds++;
+    }
+
+  g_test_message ("%u rounds: %u results, %u helper exits", rounds, results, exited);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+  reliab_assert_worker_ok (worker, helper);
+}
+
+/* -- 3. destroy and unref from the caller's own code ---------------------- */
+
+#define HANDLER_ROUNDS  200
+
+/* A watchdog for the deadlock cases: a hang fails the test in seconds,
+ * not at meson's timeout. */
+static void
+arm_watchdog (guint seconds)
+{
+  alarm (seconds);
+}
+
+typedef struct
+{
+  SaWorker *worker;     /* the test's own reference, or NULL once dropped */
+  gboolean  unref;      /* drop the reference instead of destroying */
+  guint     hits;
+} Victim;
+
+static void
+hit (Victim *victim)
+{
+  victim->hits++;
+  if (victim->worker == NULL)
+    return;
+  if (victim->unref)
+    g_clear_object (&victim->worker);
+  else
+    sa_worker_destroy (victim->worker);
+}
+
+static gpointer
+cancel_in_thread (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+on_cancelled_hit (GCancellable *cancellable,
+                  Victim       *victim)
+{
+  hit (victim);
+}
+
+static void
+check_destroyed_answer (Call *call)
+{
+  /* Whichever came first: the cancel or the destroy. */
+  if (!g_error_matches (call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      !g_error_matches (call->error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED))
+    g_error ("unexpected answer: %s", call->error ? call->error->message : "a result");
+}
+
+/* sa_worker_destroy() (or the last unref) in a `cancelled` handler of a
+ * pending command's cancellable, cancelled from this thread or another. */
+static void
+run_destroy_in_cancelled (gboolean unref,
+                          gboolean other_thread)
+{
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "sleep", "10", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0;
+
+  arm_watchdog (60);
+  while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      Victim victim = { new_worker (), unref, 0 };
+      Call calls[3] = { { 0 } };
+      gint64 settle = g_get_monotonic_time () + g_random_int_range (0, 2001);
+
+      g_signal_connect (cancellable, "cancelled", G_CALLBACK (on_cancelled_hit), &victim);
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        sa_worker_aspawn_async (victim.worker, argv, options, cancellable, on_call_done, &calls[i]);
+      while (g_get_monotonic_time () < settle)
+        g_main_context_iteration (NULL, FALSE);
+
+      if (other_thread)
+        {
+          g_thread_join (g_thread_new ("cancel", cancel_in_thread, cancellable));
+        }
+      else
+        g_cancellable_cancel (cancellable);
+
+      g_assert_cmpuint (victim.hits, ==, 1);
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        {
+          wait_answered (&calls[i], 30000);
+          check_destroyed_answer (&calls[i]);
+          call_clear (&calls[i]);
+        }
+      g_clear_object (&victim.worker);
+      rounds++;
+    }
+  alarm (0);
+
+  g_test_message ("%u rounds", rounds);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+static void
+test_destroy_in_cancelled (void)
+{
+  run_destroy_in_cancelled (FALSE, FALSE);
+}
+
+static void
+test_destroy_in_cancelled_other_thread (void)
+{
+  run_destroy_in_cancelled (FALSE, TRUE);
+}
+
+static void
+test_unref_in_cancelled (void)
+{
+  run_destroy_in_cancelled (TRUE, FALSE);
+}
+
+/* A slow `cancelled` handler of a cancellable that the caller shares
+ * with a command must not stall the I/O thread for the other commands
+ * (it waited in g_cancellable_disconnect() for the emission to end). */
+static gboolean slow_handler_entered;
+static gboolean slow_handler_done;
+
+static void
+on_cancelled_slow (GCancellable *cancellable,
+                   gpointer      data)
+{
+  g_atomic_int_set (&slow_handler_entered, TRUE);
+  g_usleep (5 * G_USEC_PER_SEC);
+  g_atomic_int_set (&slow_handler_done, TRUE);
+}
+
+static void
+test_slow_cancelled_handler (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  const char *sleep_argv[] = { "sleep", "10", NULL };
+  const char *echo_argv[] = { "echo", "on time", NULL };
+  Call slow = { 0 };
+  GThread *thread;
+
+  /* Connected after the call, so it runs after the library's own
+   * handler: the command is cancelled (and answered) while this one
+   * still sleeps in the emission. */
+  sa_worker_aspawn_async (worker, sleep_argv, NULL, cancellable, on_call_done, &slow);
+  g_signal_connect (cancellable, "cancelled", G_CALLBACK (on_cancelled_slow), NULL);
+  reliab_iterate_for (50);
+
+  thread = g_thread_new ("cancel", cancel_in_thread, cancellable);
+  while (!g_atomic_int_get (&slow_handler_entered))
+    g_usleep (100);
+
+  /* While the handler sleeps: the cancelled command is answered, and
+   * other commands come and go. */
+  wait_answered (&slow, 4000);
+  g_assert_error (slow.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(SaResult) result = sa_test_run_ok (worker, echo_argv, NULL);
+
+      g_assert_cmpstr (sa_result_get_stdout (result), ==, "on time\n");
+    }
+  g_assert_false (g_atomic_int_get (&slow_handler_done));
+
+  g_thread_join (thread);
+  call_clear (&slow);
+}
+
+/* destroy or unref from the `exit` handler (the helper died), from the
+ * `error` handler is in test-faults, and from a command's own callback. */
+static void
+on_exit_hit (SaWorker     *worker,
+             const GError *error,
+             Victim       *victim)
+{
+  hit (victim);
+}
+
+static void
+run_destroy_in_exit (gboolean unref)
+{
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "sleep", "10", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0;
+
+  arm_watchdog (60);
+  while (rounds < HANDLER_ROUNDS / 4 && g_get_monotonic_time () < deadline)
+    {
+      Victim victim = { new_worker (), unref, 0 };
+      g_autoptr(SaWorker) keep = g_object_ref (victim.worker);   /* for the pid */
+      Call calls[4] = { { 0 } };
+      GPid helper = wait_new_helper (victim.worker, 0);
+
+      g_signal_connect (victim.worker, "exit", G_CALLBACK (on_exit_hit), &victim);
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        sa_worker_aspawn_async (victim.worker, argv, options, NULL, on_call_done, &calls[i]);
+      reliab_iterate_for (g_random_int_range (0, 3));
+      kill (helper, SIGKILL);
+
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        {
+          wait_answered (&calls[i], 30000);
+          if (!g_error_matches (calls[i].error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED) &&
+              !g_error_matches (calls[i].error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED))
+            g_error ("unexpected answer: %s", calls[i].error ? calls[i].error->message : "a result");
+          call_clear (&calls[i]);
+        }
+      /* The handler ran for the helper's death (and, when it destroyed
+       * the worker, once more for the destruction's own `exit`). */
+      sa_test_wait_flag ((const gboolean *)&victim.hits, 10000);
+      g_assert_cmpuint (victim.hits, >=, 1);
+      g_clear_object (&victim.worker);
+      g_signal_handlers_disconnect_by_data (keep, &victim);
+      g_clear_object (&keep);
+      rounds++;
+    }
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+static void
+test_destroy_in_exit (void)
+{
+  run_destroy_in_exit (FALSE);
+}
+
+typedef struct
+{
+  Victim victim;
+  guint  answers;
+  guint  destroyed;
+} CallbackHit;
+
+static void
+on_done_hit (GObject      *source,
+             GAsyncResult *res,
+             gpointer      user_data)
+{
+  CallbackHit *data = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SaResult) result = sa_worker_aspawn_finish (SA_WORKER (source), res, &error);
+
+  if (result == NULL && g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED))
+    data->destroyed++;
+  else if (result == NULL || !sa_result_get_successful (result))
+    g_error ("unexpected answer: %s", error ? error->message : "a failed result");
+  data->answers++;
+  hit (&data->victim);
+}
+
+static void
+run_destroy_in_callback (gboolean unref)
+{
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "true", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0;
+
+  arm_watchdog (60);
+  while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      CallbackHit data = { { new_worker (), unref, 0 }, 0, 0 };
+      guint n = g_random_int_range (1, 9);
+
+      for (guint i = 0; i < n; i++)
+        sa_worker_aspawn_async (data.victim.worker, argv, options, NULL, on_done_hit, &data);
+      while (data.answers < n)
+        g_main_context_iteration (NULL, TRUE);
+      g_clear_object (&data.victim.worker);
+      rounds++;
+    }
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+}
+
+static void
+test_destroy_in_callback (void)
+{
+  run_destroy_in_callback (FALSE);
+}
+
+static void
+test_unref_in_callback (void)
+{
+  run_destroy_in_callback (TRUE);
+}
+
+/* destroy from other threads, several at once, at a random moment while
+ * commands of the main thread are in flight. */
+typedef struct
+{
+  SaWorker *worker;
+  gint64    at;
+} DestroyJob;
+
+static gpointer
+destroy_main (gpointer data)
+{
+  DestroyJob *job = data;
+
+  spin_until (job->at);
+  sa_worker_destroy (job->worker);
+  return NULL;
+}
+
+static void
+test_destroy_from_threads (void)
+{
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "sh", "-c", "echo hi; sleep 30 &", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0;
+
+  arm_watchdog (60);
+  while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(SaWorker) worker = new_worker ();
+      DestroyJob job = { worker, g_get_monotonic_time () + g_random_int_range (0, 5001) };
+      GThread *threads[3];
+      Call calls[8] = { { 0 } };
+
+      for (guint t = 0; t < G_N_ELEMENTS (threads); t++)
+        threads[t] = g_thread_new ("destroy", destroy_main, &job);
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        sa_worker_aspawn_async (worker, argv, options, NULL, on_call_done, &calls[i]);
+      for (guint t = 0; t < G_N_ELEMENTS (threads); t++)
+        g_thread_join (threads[t]);
+
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        {
+          wait_answered (&calls[i], 30000);
+          if (calls[i].result != NULL)
+            g_assert_cmpstr (sa_result_get_stdout (calls[i].result), ==, "hi\n");
+          else
+            g_assert_error (calls[i].error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED);
+          call_clear (&calls[i]);
+        }
+      g_assert_cmpint (sa_worker_get_helper_pid (worker), ==, 0);
+      rounds++;
+    }
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/reliability/stress/cancel-around-submit", test_cancel_around_submit);
+  g_test_add_func ("/reliability/stress/cancel-around-submit-threads", test_cancel_around_submit_threads);
+  g_test_add_func ("/reliability/stress/kill-around-cancel", test_kill_around_cancel);
+  g_test_add_func ("/reliability/stress/kill-around-timeout", test_kill_around_timeout);
+  g_test_add_func ("/reliability/stress/kill-around-output-limit", test_kill_around_output_limit);
+  g_test_add_func ("/reliability/stress/kill-around-input", test_kill_around_input);
+  g_test_add_func ("/reliability/stress/kill-during-drain", test_kill_during_drain);
+  g_test_add_func ("/reliability/stress/destroy-in-cancelled", test_destroy_in_cancelled);
+  g_test_add_func ("/reliability/stress/destroy-in-cancelled-other-thread", test_destroy_in_cancelled_other_thread);
+  g_test_add_func ("/reliability/stress/unref-in-cancelled", test_unref_in_cancelled);
+  g_test_add_func ("/reliability/stress/slow-cancelled-handler", test_slow_cancelled_handler);
+  g_test_add_func ("/reliability/stress/destroy-in-exit", test_destroy_in_exit);
+  g_test_add_func ("/reliability/stress/destroy-in-callback", test_destroy_in_callback);
+  g_test_add_func ("/reliability/stress/unref-in-callback", test_unref_in_callback);
+  g_test_add_func ("/reliability/stress/destroy-from-threads", test_destroy_from_threads);
+
+  return g_test_run ();
+}
