@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <glib/gi18n-lib.h>
+#include <stdlib.h>
 
 #include "sa-debug-private.h"
 
@@ -9,7 +10,9 @@
  * translated whatever the application does. The catalogs are those
  * installed in LOCALEDIR, unless SPAWN_ASYNC_LOCALEDIR names another
  * directory of LANG/LC_MESSAGES/spawn-async-1.mo files (the build
- * tree's po/ directory, for the tests). */
+ * tree's po/ directory, for the tests). Not in a setuid, setgid or
+ * file-capability process (secure_getenv()): the user who runs it must
+ * not choose what it reads. */
 void
 sa_init_i18n (void)
 {
@@ -17,7 +20,7 @@ sa_init_i18n (void)
 
   if (g_once_init_enter (&initialized))
     {
-      const char *localedir = g_getenv ("SPAWN_ASYNC_LOCALEDIR");
+      const char *localedir = secure_getenv ("SPAWN_ASYNC_LOCALEDIR");
 
       if (localedir == NULL || localedir[0] == '\0')
         localedir = LOCALEDIR;

@@ -14,6 +14,11 @@
  *                   first start, exit at once on every later one
  *   reply-*         answer the handshake, then answer the first SPAWN
  *                   with the broken reply named (see answer_spawn())
+ *   same-pipe       answer the first SPAWN with a real child that writes
+ *                   "same\n", and one pipe sent as both its stdout and
+ *                   its stderr, whose write end the fake keeps open
+ *   stops-reading   answer the handshake, then never read again
+ *   stops-writing   answer the handshake, read everything, answer nothing
  *
  * Every start appends a line to the file SA_FAKE_HELPER_LOG, if set, so
  * that the tests can count restarts. After a broken reply it waits for
@@ -27,8 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define SOCKET_FD 3
@@ -129,6 +137,37 @@ make_pipes (int *fds, size_t n)
       close (p[1]);
       fds[i] = p[0];
     }
+}
+
+/* A well-formed command whose stdout and stderr are one pipe (two
+ * descriptors of the same open file). The write end stays open here, so
+ * a blocking read of the second descriptor would never return. */
+static void
+answer_same_pipe (uint32_t id)
+{
+  uint32_t words[2];
+  int p[2], fds[2], status;
+  pid_t child;
+
+  if (pipe (p) != 0)
+    exit (1);
+  child = fork ();
+  if (child == 0)
+    {
+      if (write (p[1], "same\n", 5) != 5)
+        _exit (1);
+      _exit (0);
+    }
+  fds[0] = p[0];
+  fds[1] = p[0];
+  words[0] = (uint32_t) child;
+  send_words (SA_MSG_SPAWNED, 2, id, words, 1, fds, 2);
+  close (p[0]);
+  waitpid (child, &status, 0);
+  words[0] = (uint32_t) status;
+  words[1] = 0;
+  send_words (SA_MSG_EXITED, 0, id, words, 2, NULL, 0);
+  wait_for_eof ();            /* p[1] stays open until then */
 }
 
 static void
@@ -300,6 +339,8 @@ main (int argc, char **argv)
 
   if (mode == NULL)
     mode = "exit";
+  /* Never outlive the test (some modes never read the socket). */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
 
   if (strcmp (mode, "real-then-exit") == 0)
     {
@@ -333,7 +374,12 @@ main (int argc, char **argv)
 
   if (strcmp (mode, "hello-exit") == 0)
     return 0;
-  if (strncmp (mode, "reply-", 6) != 0)
+  if (strcmp (mode, "stops-reading") == 0)
+    for (;;)
+      pause ();
+  if (strcmp (mode, "stops-writing") == 0)
+    wait_for_eof ();
+  if (strncmp (mode, "reply-", 6) != 0 && strcmp (mode, "same-pipe") != 0)
     wait_for_eof ();
 
   /* The first SPAWN gets the broken answer. */
@@ -344,6 +390,8 @@ main (int argc, char **argv)
           header.type == SA_MSG_SPAWN)
         break;
     }
+  if (strcmp (mode, "same-pipe") == 0)
+    answer_same_pipe (header.id);
   answer_spawn (mode, header.id);
   wait_for_eof ();
 }

@@ -750,6 +750,101 @@ test_library_misbehaving_helper (gconstpointer data)
   g_rmdir (dir);
 }
 
+
+/* One pipe sent as both stdout and stderr, its write end held open: the
+ * second descriptor has nothing to read. The I/O thread used to block in
+ * read() on it, and destroy with it. */
+static void
+test_library_same_pipe_twice (void)
+{
+  g_autoptr(SaWorker) worker = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SaResult) result = NULL;
+  g_autofree char *both = NULL;
+  const char *argv[] = { "true", NULL };
+  gint64 start;
+
+  reliab_use_fake_helper ("same-pipe", NULL);
+  worker = sa_worker_new (NULL, &error);
+  g_assert_no_error (error);
+
+  result = sa_test_run (worker, argv, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (sa_result_get_successful (result));
+  both = g_strconcat (sa_result_get_stdout (result), sa_result_get_stderr (result), NULL);
+  g_assert_cmpstr (both, ==, "same\n");
+
+  start = g_get_monotonic_time ();
+  sa_worker_destroy (worker);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  reliab_use_real_helper ();
+}
+
+/* A helper that stops reading (its socket fills up) or stops answering:
+ * the commands wait, but a cancel is answered at once, and destroy fails
+ * the rest at once and gets rid of the helper. */
+static void
+run_unresponsive_helper (const char *mode)
+{
+  g_autoptr(SaWorker) worker = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *big = g_strnfill (32 * 1024, 'x');
+  const char *argv[] = { "echo", big, NULL };
+  GAsyncResult *slots[200] = { NULL };
+  GAsyncResult *cancelled = NULL;
+  GPid helper;
+  gint64 start;
+
+  reliab_use_fake_helper (mode, NULL);
+  worker = sa_worker_new (NULL, &error);
+  reliab_use_real_helper ();
+  g_assert_no_error (error);
+  helper = sa_worker_get_helper_pid (worker);
+
+  /* 200 x 32 KiB: more than the socket holds. */
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    sa_test_start (worker, argv, NULL, NULL, &slots[i]);
+  sa_test_start (worker, argv, NULL, cancellable, &cancelled);
+  reliab_iterate_for (200);
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    g_assert_null (slots[i]);
+  g_assert_null (cancelled);
+
+  g_cancellable_cancel (cancellable);
+  sa_test_wait_pointer ((gpointer *)&cancelled, 2000);
+  g_assert_null (sa_worker_aspawn_finish (worker, cancelled, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&cancelled);
+
+  start = g_get_monotonic_time ();
+  sa_worker_destroy (worker);
+  g_test_message ("destroy took %" G_GINT64_FORMAT " us", g_get_monotonic_time () - start);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    {
+      sa_test_wait_pointer ((gpointer *)&slots[i], 2000);
+      g_assert_null (sa_worker_aspawn_finish (worker, slots[i], &error));
+      g_assert_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED);
+      g_clear_error (&error);
+      g_clear_object (&slots[i]);
+    }
+  sa_test_assert_pid_gone (helper, 2000);
+}
+
+static void
+test_library_helper_stops_reading (void)
+{
+  run_unresponsive_helper ("stops-reading");
+}
+
+static void
+test_library_helper_stops_writing (void)
+{
+  run_unresponsive_helper ("stops-writing");
+}
+
 static void
 assert_handshake_fails (const char *mode,
                         const char *expected)
@@ -831,6 +926,9 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/peer/library/hello-version", test_library_hello_version);
   g_test_add_func ("/reliability/peer/library/hello-pid", test_library_hello_pid);
   g_test_add_func ("/reliability/peer/library/silent", test_library_silent_helper);
+  g_test_add_func ("/reliability/peer/library/same-pipe-twice", test_library_same_pipe_twice);
+  g_test_add_func ("/reliability/peer/library/helper-stops-reading", test_library_helper_stops_reading);
+  g_test_add_func ("/reliability/peer/library/helper-stops-writing", test_library_helper_stops_writing);
 
   ret = g_test_run ();
 
