@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -424,6 +426,123 @@ test_env_not_logged (void)
   g_mutex_unlock (&log_lock);
 }
 
+
+/* -- the environment of a privileged caller --------------------------------- */
+
+#define UNPRIVILEGED_USER "sa-unpriv-test"
+
+/* Runs the secure caller as the unprivileged user, with an environment
+ * that names a helper and a translation directory of that user's. */
+static char *
+run_secure_caller (const char *program,
+                   uid_t       uid,
+                   gid_t       gid,
+                   const char *helper,
+                   const char *localedir)
+{
+  g_autofree char *uid_arg = g_strdup_printf ("--reuid=%u", (guint)uid);
+  g_autofree char *gid_arg = g_strdup_printf ("--regid=%u", (guint)gid);
+  const char *argv[] = { "setpriv", uid_arg, gid_arg, "--clear-groups", program, NULL };
+  g_autofree char *helper_entry = g_strdup_printf ("SPAWN_ASYNC_HELPER=%s", helper);
+  g_autofree char *locale_entry = g_strdup_printf ("SPAWN_ASYNC_LOCALEDIR=%s", localedir);
+  const char *envp[] = { "PATH=/usr/bin:/bin:/usr/sbin:/sbin", helper_entry, locale_entry, NULL };
+  g_autoptr(GError) error = NULL;
+  char *out = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **)argv, (char **)envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_test_message ("%s", out);
+  return out;
+}
+
+/* SPAWN_ASYNC_HELPER and SPAWN_ASYNC_LOCALEDIR are ignored in a setuid
+ * (or setgid, or file-capability) process: an unprivileged user must
+ * not make a privileged caller run a program of theirs, or read
+ * translations of theirs. The same program without the setuid bit
+ * honours them, so the check can fail. */
+static void
+test_setuid_ignores_environment (void)
+{
+  g_autofree char *dir = NULL, *program = NULL, *evil = NULL, *out_dir = NULL;
+  g_autofree char *marker = NULL, *script = NULL, *localedir = NULL;
+  g_autofree char *secure = NULL, *plain = NULL;
+  g_autofree char *expected_locale = NULL, *contents = NULL;
+  const char *useradd[] = { "useradd", "--system", "--no-create-home",
+                            "--shell", "/usr/sbin/nologin", UNPRIVILEGED_USER, NULL };
+  const char *userdel[] = { "userdel", UNPRIVILEGED_USER, NULL };
+  gboolean created_user = FALSE;
+  struct passwd *pw;
+  gsize length;
+
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root, to make a setuid-root program and a user");
+      return;
+    }
+
+  pw = getpwnam (UNPRIVILEGED_USER);
+  if (pw == NULL)
+    {
+      int status;
+
+      g_assert_true (g_spawn_sync (NULL, (char **)useradd, NULL,
+                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                   NULL, NULL, NULL, NULL, &status, NULL));
+      g_assert_true (g_spawn_check_wait_status (status, NULL));
+      created_user = TRUE;
+      pw = getpwnam (UNPRIVILEGED_USER);
+      g_assert_nonnull (pw);
+    }
+  g_assert_cmpint (pw->pw_uid, !=, 0);
+
+  dir = g_dir_make_tmp ("sa-setuid-XXXXXX", NULL);
+  g_assert_no_errno (chmod (dir, 0755));
+  out_dir = g_build_filename (dir, "out", NULL);
+  g_assert_no_errno (g_mkdir (out_dir, 0777));
+  g_assert_no_errno (chmod (out_dir, 0777));
+  marker = g_build_filename (out_dir, "helper-ran", NULL);
+  localedir = g_build_filename (dir, "locale", NULL);
+
+  /* The user's "helper": it leaves a mark and exits. */
+  evil = g_build_filename (dir, "users-helper", NULL);
+  script = g_strdup_printf ("#!/bin/sh\ntouch '%s'\n", marker);
+  g_assert_true (g_file_set_contents (evil, script, -1, NULL));
+  g_assert_no_errno (chmod (evil, 0755));
+
+  program = g_build_filename (dir, "secure-caller", NULL);
+  g_assert_true (g_file_get_contents (SA_SECURE_CALLER_PATH, &contents, &length, NULL));
+  g_assert_true (g_file_set_contents (program, contents, (gssize)length, NULL));
+  g_assert_no_errno (chown (program, 0, 0));
+
+  /* setuid root, run by the user */
+  g_assert_no_errno (chmod (program, 04755));
+  secure = run_secure_caller (program, pw->pw_uid, pw->pw_gid, evil, localedir);
+  g_assert_nonnull (strstr (secure, "at-secure 1\n"));
+  expected_locale = g_strdup_printf ("localedir %s\n", localedir);
+  g_assert_null (strstr (secure, expected_locale));
+  g_assert_null (strstr (secure, evil));
+  g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  /* the control: the same program, not setuid */
+  g_assert_no_errno (chmod (program, 0755));
+  plain = run_secure_caller (program, pw->pw_uid, pw->pw_gid, evil, localedir);
+  g_assert_nonnull (strstr (plain, "at-secure 0\n"));
+  g_assert_nonnull (strstr (plain, expected_locale));
+  g_assert_true (g_file_test (marker, G_FILE_TEST_EXISTS));
+
+  g_unlink (marker);
+  g_rmdir (out_dir);
+  g_unlink (evil);
+  g_unlink (program);
+  g_rmdir (dir);
+  if (created_user)
+    g_spawn_sync (NULL, (char **)userdel, NULL, G_SPAWN_SEARCH_PATH,
+                  NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,6 +556,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/security/credentials", test_credentials);
   g_test_add_func ("/reliability/security/signals-reset", test_signals_reset);
   g_test_add_func ("/reliability/security/env-not-logged", test_env_not_logged);
+  g_test_add_func ("/reliability/security/setuid-ignores-environment",
+                   test_setuid_ignores_environment);
 
   return g_test_run ();
 }
