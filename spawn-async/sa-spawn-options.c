@@ -78,6 +78,24 @@ sa_spawn_options_finalize (GObject *object)
   G_OBJECT_CLASS (sa_spawn_options_parent_class)->finalize (object);
 }
 
+/* A string property is UTF-8 (bindings decode it as such): the exact
+ * bytes are for the methods, the properties show invalid ones as U+FFFD. */
+static char **
+utf8_strv (char **strv)
+{
+  char **copy;
+  guint n;
+
+  if (strv == NULL)
+    return NULL;
+  n = g_strv_length (strv);
+  copy = g_new (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    copy[i] = g_utf8_make_valid (strv[i], -1);
+  copy[n] = NULL;
+  return copy;
+}
+
 static void
 sa_spawn_options_get_property (GObject    *object,
                                guint       prop_id,
@@ -89,10 +107,10 @@ sa_spawn_options_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_ENV:
-      g_value_set_boxed (value, self->env);
+      g_value_take_boxed (value, utf8_strv (self->env));
       break;
     case PROP_CWD:
-      g_value_set_string (value, self->cwd);
+      g_value_take_string (value, self->cwd ? g_utf8_make_valid (self->cwd, -1) : NULL);
       break;
     case PROP_INPUT:
       g_value_set_boxed (value, self->input);
@@ -163,6 +181,11 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
    *
    * `argv[0]` without a `/` is looked up in the `PATH` of this
    * environment, or in the caller's `PATH` when it has none.
+   *
+   * Like every string property it is UTF-8: entries that are not read
+   * back with U+FFFD in place of their invalid bytes. Use
+   * [method@Sa.SpawnOptions.set_env] and [method@Sa.SpawnOptions.get_env]
+   * for entries in other encodings; they take and give the exact bytes.
    */
   properties[PROP_ENV] =
     g_param_spec_boxed ("env", NULL, NULL,
@@ -174,6 +197,12 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
    *
    * The child's working directory; %NULL: the caller's. A directory that
    * does not exist fails the command with `G_SPAWN_ERROR_CHDIR`.
+   *
+   * Like every string property it is UTF-8: a name that is not reads
+   * back with U+FFFD in place of its invalid bytes. Use
+   * [method@Sa.SpawnOptions.set_cwd] and [method@Sa.SpawnOptions.get_cwd]
+   * for a directory whose name is not UTF-8; they take and give the
+   * exact bytes (a `bytes` or a `str` with surrogate escapes in Python).
    */
   properties[PROP_CWD] =
     g_param_spec_string ("cwd", NULL, NULL,
@@ -249,8 +278,8 @@ sa_spawn_options_init (SaSpawnOptions *self)
  *
  * Gets [property@Sa.SpawnOptions:env].
  *
- * Returns: (nullable) (array zero-terminated=1) (transfer none): the
- *   child's environment, or %NULL for the caller's
+ * Returns: (nullable) (array zero-terminated=1) (element-type filename) (transfer none):
+ *   the child's environment, or %NULL for the caller's
  */
 const char * const *
 sa_spawn_options_get_env (SaSpawnOptions *self)
@@ -263,8 +292,9 @@ sa_spawn_options_get_env (SaSpawnOptions *self)
 /**
  * sa_spawn_options_set_env:
  * @self: a #SaSpawnOptions
- * @env: (nullable) (array zero-terminated=1): `NAME=value` entries, or
- *   %NULL for the caller's environment
+ * @env: (nullable) (array zero-terminated=1) (element-type filename):
+ *   `NAME=value` entries, or %NULL for the caller's environment; like
+ *   file names, they are bytes in no particular encoding
  *
  * Sets [property@Sa.SpawnOptions:env].
  */
@@ -291,7 +321,7 @@ sa_spawn_options_set_env (SaSpawnOptions     *self,
  *
  * Gets [property@Sa.SpawnOptions:cwd].
  *
- * Returns: (nullable): the child's working directory
+ * Returns: (nullable) (type filename): the child's working directory
  */
 const char *
 sa_spawn_options_get_cwd (SaSpawnOptions *self)

@@ -819,7 +819,8 @@ prepare_command (GTask               *task,
 /**
  * sa_worker_aspawn_async:
  * @self: a #SaWorker
- * @argv: (array zero-terminated=1): the program and its arguments;
+ * @argv: (array zero-terminated=1) (element-type filename): the program
+ *   and its arguments (bytes in no particular encoding, like file names);
  *   `argv[0]` without a `/` is looked up in `PATH`
  * @options: (nullable): how to run it, or %NULL for the defaults
  * @cancellable: (nullable): a #GCancellable; cancelling it kills the

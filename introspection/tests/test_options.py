@@ -213,3 +213,34 @@ def test_large_output(worker):
     assert len(data) == size
     assert data.count(0) == size
     assert not result.get_output_truncated()
+
+
+def test_bytes_argv(worker):
+    # argv is an array of file names: bytes in no particular encoding.
+    result = spawn(worker, [b'printf', b'%s|%s', b'caf\xe9', 'str'])
+    assert result.check()
+    assert result.get_stdout_bytes().get_data() == b'caf\xe9|str'
+
+
+def test_non_utf8_cwd(worker, tmp_path):
+    directory = os.fsencode(tmp_path) + b'/dir\xff'
+    os.mkdir(directory)
+    opts = Sa.SpawnOptions()
+    opts.set_cwd(directory)
+    # The exact name comes back, as a str with a surrogate escape: no
+    # UnicodeDecodeError. The property, UTF-8 like every string
+    # property, shows the invalid byte as U+FFFD.
+    assert os.fsencode(opts.get_cwd()) == directory
+    assert opts.props.cwd == os.fsdecode(tmp_path) + '/dir\ufffd'
+    result = spawn(worker, ['pwd'], opts)
+    assert result.check()
+    assert result.get_stdout_bytes().get_data() == os.path.realpath(directory) + b'\n'
+
+
+def test_non_utf8_env(worker):
+    opts = Sa.SpawnOptions()
+    opts.set_env([b'VALUE=\xfe\xff', 'PATH=' + os.environ['PATH']])
+    assert [os.fsencode(e) for e in opts.get_env()][0] == b'VALUE=\xfe\xff'
+    assert opts.props.env[0] == 'VALUE=\ufffd\ufffd'
+    result = spawn(worker, ['sh', '-c', 'printf %s "$VALUE"'], opts)
+    assert result.get_stdout_bytes().get_data() == b'\xfe\xff'
