@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "sa-command-private.h"
+#include "sa-tsan-private.h"
 #include "sa-debug-private.h"
 #include "sa-inbox-private.h"
 #include "sa-protocol.h"

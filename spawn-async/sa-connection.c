@@ -69,6 +69,7 @@
 #include <unistd.h>
 
 #include "sa-connection-private.h"
+#include "sa-tsan-private.h"
 #include "sa-debug-private.h"
 #include "sa-error.h"
 #include "sa-helper-link-private.h"
@@ -998,14 +999,14 @@ sa_connection_is_foreign (SaConnection *self)
 void
 sa_connection_shutdown (SaConnection *self)
 {
-  g_mutex_lock (&self->shutdown_lock);
+  sa_mutex_lock (&self->shutdown_lock);
   if (self->thread != NULL)
     {
       g_assert (g_thread_self () != self->thread);
       sa_inbox_close (self->inbox);
       g_thread_join (g_steal_pointer (&self->thread));
     }
-  g_mutex_unlock (&self->shutdown_lock);
+  sa_mutex_unlock (&self->shutdown_lock);
 }
 
 void

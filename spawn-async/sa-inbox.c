@@ -36,6 +36,7 @@
 
 #include "sa-error.h"
 #include "sa-inbox-private.h"
+#include "sa-tsan-private.h"
 #include "sa-protocol.h"
 
 typedef enum
@@ -184,7 +185,7 @@ sa_inbox_submit (SaInbox    *self,
                  SaCommand  *command,
                  GError    **error)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
 
   if (self->state != INBOX_OPEN)
     {
@@ -193,7 +194,7 @@ sa_inbox_submit (SaInbox    *self,
       else
         g_set_error_literal (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED,
                              _("worker process was destroyed"));
-      g_mutex_unlock (&self->lock);
+      sa_mutex_unlock (&self->lock);
       return FALSE;
     }
 
@@ -212,7 +213,7 @@ sa_inbox_submit (SaInbox    *self,
     }
   g_queue_push_tail (&self->commands, command);
 
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -221,11 +222,11 @@ sa_inbox_submit (SaInbox    *self,
 void
 sa_inbox_close (SaInbox *self)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   self->state = INBOX_CLOSED;
   self->direct_fd = -1;
   wake_locked (self);
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 SaCancelLink *
@@ -234,12 +235,14 @@ sa_cancel_link_new (SaInbox *inbox)
   SaCancelLink *link = g_new0 (SaCancelLink, 1);
 
   link->inbox = sa_inbox_ref (inbox);
+  SA_TSAN_RELEASE (link);    /* the handler runs in any thread */
   return link;
 }
 
 void
 sa_cancel_link_free (SaCancelLink *link)
 {
+  SA_TSAN_ACQUIRE (link);
   sa_inbox_unref (link->inbox);
   g_free (link);
 }
@@ -252,15 +255,17 @@ sa_cancel_link_free (SaCancelLink *link)
 void
 sa_cancel_link_fire (SaCancelLink *link)
 {
-  SaInbox *self = link->inbox;
+  SaInbox *self;
 
-  g_mutex_lock (&self->lock);
+  SA_TSAN_ACQUIRE (link);
+  self = link->inbox;
+  sa_mutex_lock (&self->lock);
   if (link->id != 0 && self->state != INBOX_CLOSED)
     {
       g_array_append_val (self->cancels, link->id);
       wake_locked (self);
     }
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 /* -- the I/O thread ----------------------------------------------------------- */
@@ -274,7 +279,7 @@ sa_inbox_take (SaInbox *self,
 {
   gboolean closed;
 
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   *commands = self->commands;
   g_queue_init (&self->commands);
   self->unsent = 0;
@@ -284,7 +289,7 @@ sa_inbox_take (SaInbox *self,
       g_array_set_size (self->cancels, 0);
     }
   closed = self->state == INBOX_CLOSED;
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 
   return closed;
 }
@@ -293,14 +298,14 @@ void
 sa_inbox_fail (SaInbox      *self,
                const GError *error)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   if (self->state == INBOX_OPEN)
     {
       self->state = INBOX_FAILED;
       self->failure = g_error_copy (error);
     }
   self->direct_fd = -1;
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 /* The ids no longer name a command here nor in the helper. */
@@ -312,17 +317,17 @@ sa_inbox_release_ids (SaInbox       *self,
   if (n_ids == 0)
     return;
 
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   for (guint i = 0; i < n_ids; i++)
     g_hash_table_remove (self->ids, GUINT_TO_POINTER (ids[i]));
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 /* The connection is going away: nothing may wake it any more. */
 void
 sa_inbox_detach (SaInbox *self)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   self->state = INBOX_CLOSED;
   self->direct_fd = -1;
   if (self->wake != NULL)
@@ -330,19 +335,19 @@ sa_inbox_detach (SaInbox *self)
       g_source_destroy (self->wake);
       g_clear_pointer (&self->wake, g_source_unref);
     }
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 void
 sa_inbox_lock (SaInbox *self)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
 }
 
 void
 sa_inbox_unlock (SaInbox *self)
 {
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }
 
 /* fd -1: callers queue their commands for the I/O thread. */
@@ -359,7 +364,7 @@ void
 sa_inbox_set_last_id (SaInbox *self,
                       guint32  id)
 {
-  g_mutex_lock (&self->lock);
+  sa_mutex_lock (&self->lock);
   self->last_id = id;
-  g_mutex_unlock (&self->lock);
+  sa_mutex_unlock (&self->lock);
 }

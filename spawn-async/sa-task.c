@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include "sa-task-private.h"
+#include "sa-tsan-private.h"
 
 typedef enum
 {
@@ -35,6 +36,8 @@ static gboolean
 return_now (gpointer data)
 {
   Return *ret = data;
+
+  SA_TSAN_ACQUIRE (ret);
 
   switch (ret->kind)
     {
@@ -59,6 +62,8 @@ return_free (gpointer data)
 {
   Return *ret = data;
 
+  SA_TSAN_ACQUIRE (ret);
+
   if (ret->result != NULL && ret->result_free != NULL)
     ret->result_free (ret->result);
   g_clear_error (&ret->error);
@@ -69,6 +74,7 @@ return_free (gpointer data)
 static void
 post (Return *ret)
 {
+  SA_TSAN_RELEASE (ret);
   g_main_context_invoke_full (g_task_get_context (ret->task),
                               G_PRIORITY_DEFAULT,
                               return_now, ret, return_free);

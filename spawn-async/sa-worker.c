@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sa-command-private.h"
+#include "sa-tsan-private.h"
 #include "sa-connection-private.h"
 #include "sa-debug-private.h"
 #include "sa-error.h"
@@ -125,6 +126,8 @@ event_free (gpointer data)
 {
   Event *event = data;
 
+  SA_TSAN_ACQUIRE (event);
+
   g_weak_ref_clear (&event->worker);
   g_clear_object (&event->strong);
   g_clear_error (&event->error);
@@ -147,9 +150,10 @@ static gboolean
 deliver_event (gpointer data)
 {
   Event *event = data;
-  g_autoptr(SaWorker) self = event->strong ? g_object_ref (event->strong)
-                                           : g_weak_ref_get (&event->worker);
+  g_autoptr(SaWorker) self = NULL;
 
+  SA_TSAN_ACQUIRE (event);
+  self = event->strong ? g_object_ref (event->strong) : g_weak_ref_get (&event->worker);
   if (self == NULL)
     return G_SOURCE_REMOVE;
 
@@ -182,6 +186,7 @@ post_event (SaWorker     *self,
 {
   GSource *source = g_idle_source_new ();
 
+  SA_TSAN_RELEASE (event);
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, deliver_event, event, event_free);
   g_source_set_static_name (source, "[spawn-async] worker event");
@@ -272,7 +277,7 @@ startup_finish (Startup      *startup,
 {
   GTask *task = NULL;
 
-  g_mutex_lock (&startup->lock);
+  sa_mutex_lock (&startup->lock);
   if (!startup->done)
     {
       startup->done = TRUE;
@@ -281,7 +286,7 @@ startup_finish (Startup      *startup,
       task = g_steal_pointer (&startup->task);
       g_cond_broadcast (&startup->cond);
     }
-  g_mutex_unlock (&startup->lock);
+  sa_mutex_unlock (&startup->lock);
 
   if (task == NULL)
     return;
@@ -488,10 +493,10 @@ sa_worker_initable_init (GInitable     *initable,
   startup = self->startup;
   handler = connect_startup_cancellable (self, cancellable);
 
-  g_mutex_lock (&startup->lock);
+  sa_mutex_lock (&startup->lock);
   while (!startup->done)
-    g_cond_wait (&startup->cond, &startup->lock);
-  g_mutex_unlock (&startup->lock);
+    sa_cond_wait (&startup->cond, &startup->lock);
+  sa_mutex_unlock (&startup->lock);
 
   /* Never waits for a handler running in another thread. */
   if (handler != 0)

@@ -25,6 +25,7 @@ static GPid canary_pid;
 typedef struct
 {
   GSubprocess *helper;
+  GPid         helper_pid;     /* read once: GSubprocess clears it on exit */
   int          sock;
   gboolean     exited;
   GHashTable  *starting;       /* id -> pid: STARTING, from the children */
@@ -43,6 +44,7 @@ peer_new (void)
   g_subprocess_launcher_take_fd (launcher, sv[1], 3);
   peer->helper = g_subprocess_launcher_spawn (launcher, &error, reliab_real_helper (), NULL);
   g_assert_no_error (error);
+  peer->helper_pid = atoi (g_subprocess_get_identifier (peer->helper));
   peer->sock = sv[0];
   return peer;
 }
@@ -85,7 +87,7 @@ peer_hello (Peer *peer)
   g_assert_cmpint (header.type, ==, SA_MSG_HELLO);
   g_assert_cmpint (sa_proto_decode_words (&header, payload, words, 2), ==, SA_PROTO_OK);
   g_assert_cmpuint (words[0], ==, SA_PROTO_VERSION);
-  g_assert_cmpint (words[1], ==, atoi (g_subprocess_get_identifier (peer->helper)));
+  g_assert_cmpint (words[1], ==, peer->helper_pid);
 }
 
 static guint8 *
@@ -235,7 +237,7 @@ test_helper_truncated_frame (void)
   peer_send (peer, frame, len - 3);
   /* It waits for the rest, then takes the end of the stream as the end. */
   reliab_iterate_for (100);
-  g_assert_true (sa_test_pid_alive (atoi (g_subprocess_get_identifier (peer->helper))));
+  g_assert_true (sa_test_pid_alive (peer->helper_pid));
   shutdown (peer->sock, SHUT_RDWR);
   peer_expect_exit (peer, 0);
 }
