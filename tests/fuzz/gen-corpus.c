@@ -185,6 +185,15 @@ library_seeds (void)
   b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_EXITED, 0, 5, 0x0f00, SA_EXITED_FLAG_TIMED_OUT);
   write_seed ("library-message", "exited-timed-out", &b);
 
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_EXITED, 0, 5, 0, SA_EXITED_FLAG_LINGERS);
+  write_seed ("library-message", "exited-lingers", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_GROUP_GONE, 0, 5, 0, 0);
+  write_seed ("library-message", "group-gone", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_STARTING, 0, 6, 4324, 0);
+  write_seed ("library-message", "starting", &b);
+
   b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_EXITED, 0, 5, 0, 0); put_byte (&b, 0);
   write_seed ("library-message", "trailing-byte", &b);
 
