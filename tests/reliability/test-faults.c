@@ -660,7 +660,9 @@ test_child_writes_forever (void)
   g_autoptr(SaWorker) worker = new_worker ();
   g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
   const char *yes_out[] = { "yes", NULL };
-  const char *yes_err[] = { "sh", "-c", "yes error >&2", NULL };
+  /* exec: a shell that waited for yes could exit 141 after its SIGPIPE,
+   * before the kill reached the group. */
+  const char *yes_err[] = { "sh", "-c", "exec yes error >&2", NULL };
   GPid helper = sa_worker_get_helper_pid (worker);
 
   sa_spawn_options_set_max_output (options, 1 << 20);
