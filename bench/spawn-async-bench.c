@@ -1358,11 +1358,32 @@ csv_number (GString *out,
     g_string_append_printf (out, "%.3f", value);
 }
 
+/* Replaces a regular file atomically; anything else (/dev/null, a pipe,
+ * a terminal) is written to, never replaced. */
+static void
+write_file (const char *path,
+            GString    *out)
+{
+  g_autoptr(GError) error = NULL;
+  FILE *file;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) || g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      if (!g_file_set_contents (path, out->str, (gssize) out->len, &error))
+        g_printerr ("%s\n", error->message);
+      return;
+    }
+  file = fopen (path, "w");
+  if (file == NULL || fwrite (out->str, 1, out->len, file) != out->len)
+    g_printerr ("%s: %s\n", path, g_strerror (errno));
+  if (file != NULL)
+    fclose (file);
+}
+
 static void
 write_csv (const char *path)
 {
   g_autoptr(GString) out = g_string_new ("mode,method,heap_mib,metric,unit,n,p50,p99,max,value\n");
-  g_autoptr(GError) error = NULL;
 
   for (guint i = 0; i < rows->len; i++)
     {
@@ -1380,8 +1401,7 @@ write_csv (const char *path)
       csv_number (out, row->value);
       g_string_append_c (out, '\n');
     }
-  if (!g_file_set_contents (path, out->str, (gssize) out->len, &error))
-    g_printerr ("%s\n", error->message);
+  write_file (path, out);
 }
 
 static void
@@ -1400,7 +1420,6 @@ write_json (const char *path,
             const char *machine)
 {
   g_autoptr(GString) out = g_string_new ("{\n  \"machine\": ");
-  g_autoptr(GError) error = NULL;
   g_autofree char *escaped = g_strescape (machine, NULL);
 
   g_string_append_printf (out, "\"%s\",\n  \"rows\": [\n", escaped);
@@ -1420,8 +1439,7 @@ write_json (const char *path,
       g_string_append_printf (out, "}%s\n", i + 1 < rows->len ? "," : "");
     }
   g_string_append (out, "  ]\n}\n");
-  if (!g_file_set_contents (path, out->str, (gssize) out->len, &error))
-    g_printerr ("%s\n", error->message);
+  write_file (path, out);
 }
 
 static char *
