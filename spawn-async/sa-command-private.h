@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 typedef struct _SaCommand SaCommand;
 typedef struct _SaInbox SaInbox;
 typedef struct _SaWatch SaWatch;
+typedef struct _SaProcessShared SaProcessShared;
 
 /* Where a command is in its life; see the state machine at the top of
  * sa-connection.c, which alone moves a command from one to the next. */
@@ -77,6 +78,10 @@ struct _SaCommand
   GCancellable   *cancellable;
   gulong          cancel_handler; /* 0 once disconnected */
   SaCancelLink   *cancel_link;    /* the handler's data, owned by its closure */
+  guint32         stdio[3];       /* SaProtoStdio of fds 0, 1, 2 */
+  int            *send_fds;       /* go with the frame (SCM_RIGHTS); ours until sent */
+  guint           n_send_fds;
+  SaProcessShared *process_shared; /* a live process: its pipes go to an SaProcess */
   guint           sent_directly : 1;  /* the caller sent the frame itself... */
   guint           sent_generation;    /* ...to this helper (sa-helper-link.c) */
 
@@ -129,6 +134,9 @@ void       sa_command_exited          (SaCommand      *self,
                                        gboolean        timed_out);
 void       sa_command_read_rest       (SaCommand      *self);
 void       sa_command_complete        (SaCommand      *self);
+void       sa_command_complete_with   (SaCommand      *self,
+                                       gpointer        result,
+                                       GDestroyNotify  result_free);
 void       sa_command_close           (SaCommand      *self);
 
 G_END_DECLS

@@ -27,6 +27,7 @@
 #include "sa-tsan-private.h"
 #include "sa-debug-private.h"
 #include "sa-inbox-private.h"
+#include "sa-process-private.h"
 #include "sa-protocol.h"
 #include "sa-result-private.h"
 #include "sa-task-private.h"
@@ -182,7 +183,7 @@ sa_command_pipes_open (SaCommand *self)
 gboolean
 sa_command_wants_stdin (SaCommand *self)
 {
-  return self->input != NULL;
+  return self->stdio[0] == SA_PROTO_STDIO_PIPE;
 }
 
 /* -- the answer ---------------------------------------------------------- */
@@ -191,9 +192,10 @@ sa_command_wants_stdin (SaCommand *self)
  * perhaps the last reference to the worker, is let go in the caller's
  * context, never in the I/O thread (sa-task.c). */
 static void
-answer (SaCommand *self,
-        SaResult  *result,
-        GError    *error)
+answer (SaCommand      *self,
+        gpointer        result,
+        GDestroyNotify  result_free,
+        GError         *error)
 {
   g_assert (self->task != NULL);
 
@@ -201,7 +203,16 @@ answer (SaCommand *self,
   if (error != NULL)
     sa_task_return_error_later (g_steal_pointer (&self->task), error);
   else
-    sa_task_return_pointer_later (g_steal_pointer (&self->task), result, g_object_unref);
+    sa_task_return_pointer_later (g_steal_pointer (&self->task), result, result_free);
+}
+
+/* Answers with a result other than an SaResult (a started process). */
+void
+sa_command_complete_with (SaCommand      *self,
+                          gpointer        result,
+                          GDestroyNotify  result_free)
+{
+  answer (self, result, result_free, NULL);
 }
 
 gboolean
@@ -217,7 +228,7 @@ sa_command_answer (SaCommand *self,
                    GError    *error)
 {
   if (self->task != NULL)
-    answer (self, NULL, error);
+    answer (self, NULL, NULL, error);
   else
     g_error_free (error);
 
@@ -244,7 +255,7 @@ sa_command_complete (SaCommand *self)
   answer (self,
           sa_result_new (self->pid, self->wait_status, out, err,
                          self->timed_out, self->truncated),
-          NULL);
+          g_object_unref, NULL);
 }
 
 void
@@ -252,8 +263,8 @@ sa_command_free (SaCommand *self)
 {
   /* A task left here would never call back: fail it rather than lose it. */
   if (self->task != NULL)
-    answer (self, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                             _("The command was lost")));
+    answer (self, NULL, NULL, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
+                                                   _("The command was lost")));
 
   sa_command_close (self);
   disconnect_cancel (self);
@@ -261,6 +272,10 @@ sa_command_free (SaCommand *self)
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     sa_buffer_clear (&self->streams[i].buffer);
   g_clear_pointer (&self->input, g_bytes_unref);
+  for (guint i = 0; i < self->n_send_fds; i++)
+    close (self->send_fds[i]);
+  g_clear_pointer (&self->send_fds, g_free);
+  g_clear_pointer (&self->process_shared, sa_process_shared_unref);
   g_free (self->frame);
   g_free (self->program);
   g_free (self->cwd);
@@ -448,9 +463,10 @@ watch (SaWatch     *watch,
   return TRUE;
 }
 
-/* SPAWNED: fds are stdout, stderr (and stdin when it wants it), taken.
- * Every one is made non-blocking: what the helper sent is not trusted to
- * be what it should be (one pipe twice, say), and a read must never hang
+/* SPAWNED: fds are the parent ends of the pipes, taken: stdout, stderr,
+ * stdin, those that are pipes (sa_proto_spawn_n_pipes() of them). Every
+ * one is made non-blocking: what the helper sent is not trusted to be
+ * what it should be (one pipe twice, say), and a read must never hang
  * the I/O thread. */
 void
 sa_command_spawned (SaCommand *self,
@@ -459,11 +475,14 @@ sa_command_spawned (SaCommand *self,
                     guint      n_fds,
                     int        epoll_fd)
 {
+  int *slots[3] = { &self->streams[0].fd, &self->streams[1].fd, &self->stdin_fd };
+  const guint32 modes[3] = { self->stdio[1], self->stdio[2], self->stdio[0] };
+  guint next = 0;
+
   self->pid = pid;
-  for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
-    self->streams[i].fd = fds[i];
-  if (n_fds > 2)
-    self->stdin_fd = fds[2];
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    if (modes[i] == SA_PROTO_STDIO_PIPE && next < n_fds)
+      *slots[i] = fds[next++];
 
   SA_DEBUG ("command %u (%s) started as pid %d", self->id, self->program, pid);
 
@@ -478,6 +497,8 @@ sa_command_spawned (SaCommand *self,
     {
       SaStream *stream = &self->streams[i];
 
+      if (stream->fd < 0)
+        continue;             /* not a pipe: nothing to read */
       if (!set_nonblocking (stream->fd) ||
           !watch (&stream->watch, stream_readable, self, epoll_fd, stream->fd, EPOLLIN))
         stream_close (stream);

@@ -74,6 +74,7 @@
 #include "sa-error.h"
 #include "sa-helper-link-private.h"
 #include "sa-inbox-private.h"
+#include "sa-process-private.h"
 #include "sa-protocol.h"
 
 #define EARLY_DEATH_MS              1000
@@ -110,6 +111,7 @@ struct _SaConnection
   GQueue                 dead;            /* DEAD, to free */
   GHashTable            *lingering;       /* id -> pgid of groups that outlived a dead command */
   GArray                *cancels;         /* ids taken from the inbox */
+  GArray                *signals;         /* SaSignalRequest taken from the inbox */
   GArray                *released;        /* ids to give back to the inbox */
   int                    epoll_fd;        /* every pipe of every command */
   GSource               *epoll_source;
@@ -192,6 +194,9 @@ command_move (SaConnection   *self,
       break;
 
     case SA_COMMAND_DEAD:
+      /* A live process's waits learn why there will be no exit status. */
+      if (error != NULL && command->process_shared != NULL)
+        sa_process_shared_failed (command->process_shared, error);
       if (error != NULL)
         sa_command_answer (command, g_steal_pointer (&error));
       g_assert (sa_command_is_answered (command));
@@ -212,13 +217,23 @@ command_move (SaConnection   *self,
 }
 
 static void
+queue_signal (SaConnection *self,
+              SaCommand    *command,
+              int           signum,
+              guint32       flags)
+{
+  guint32 words[2] = { (guint32)signum, flags };
+
+  sa_helper_link_queue_words (self->link, SA_MSG_KILL, command->id, words, 2);
+}
+
+/* The command's whole process group, also once the child is reaped. */
+static void
 queue_kill (SaConnection *self,
             SaCommand    *command,
             int           signum)
 {
-  guint32 word = (guint32)signum;
-
-  sa_helper_link_queue_words (self->link, SA_MSG_KILL, command->id, &word, 1);
+  queue_signal (self, command, signum, 0);
 }
 
 /* A WAITING (or just taken) command goes to the greeted helper. */
@@ -233,7 +248,9 @@ send_command (SaConnection *self,
       return;
     }
 
-  sa_helper_link_queue (self->link, command->frame, command->frame_len);
+  sa_helper_link_queue_with_fds (self->link, command->frame, command->frame_len,
+                                 g_steal_pointer (&command->send_fds), command->n_send_fds);
+  command->n_send_fds = 0;
   g_clear_pointer (&command->frame, g_free);
   command_move (self, command, SA_COMMAND_SENT, NULL);
 }
@@ -322,6 +339,21 @@ take_command (SaConnection *self,
     cancel_command (self, command);
 }
 
+/* A signal for a live process: only while its child runs; the helper
+ * checks again, since only it knows whether the child is reaped. */
+static void
+signal_process (SaConnection    *self,
+                SaSignalRequest *request)
+{
+  guint32 id = sa_process_shared_get_id (request->shared);
+  SaCommand *command = g_hash_table_lookup (self->commands, GUINT_TO_POINTER (id));
+
+  if (command != NULL && command->process_shared == request->shared &&
+      command->state == SA_COMMAND_RUNNING)
+    queue_signal (self, command, request->signum, request->flags);
+  sa_process_shared_unref (request->shared);
+}
+
 /* Takes in what callers handed over. */
 static void
 take_inbox (SaConnection *self)
@@ -329,7 +361,7 @@ take_inbox (SaConnection *self)
   GQueue commands;
   SaCommand *command;
 
-  if (sa_inbox_take (self->inbox, &commands, self->cancels))
+  if (sa_inbox_take (self->inbox, &commands, self->cancels, self->signals))
     self->closing = TRUE;
 
   while ((command = g_queue_pop_head (&commands)) != NULL)
@@ -338,6 +370,10 @@ take_inbox (SaConnection *self)
   for (guint i = 0; i < self->cancels->len; i++)
     cancel_command (self, find_command (self, g_array_index (self->cancels, guint32, i)));
   g_array_set_size (self->cancels, 0);
+
+  for (guint i = 0; i < self->signals->len; i++)
+    signal_process (self, &g_array_index (self->signals, SaSignalRequest, i));
+  g_array_set_size (self->signals, 0);
 }
 
 static void
@@ -677,6 +713,40 @@ handle_group_gone (SaConnection *self,
   return TRUE;
 }
 
+/* A live process has started: its pipes go to the caller, in an
+ * SaSpawned that spawn_finish() makes an SaProcess of. The command stays
+ * (RUNNING, without pipes) until the helper reports the end. */
+static void
+answer_process (SaConnection *self,
+                SaCommand    *command,
+                GPid          pid,
+                int          *fds,
+                guint         n_fds)
+{
+  SaSpawned *spawned = g_new0 (SaSpawned, 1);
+  const guint32 modes[3] = { command->stdio[1], command->stdio[2], command->stdio[0] };
+  int *slots[3] = { &spawned->fds[1], &spawned->fds[2], &spawned->fds[0] };
+  guint next = 0;
+
+  command->pid = pid;
+  sa_process_shared_set_id (command->process_shared, command->id);
+  spawned->shared = sa_process_shared_ref (command->process_shared);
+  spawned->inbox = sa_inbox_ref (self->inbox);
+  spawned->pid = pid;
+  for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
+    *slots[i] = modes[i] == SA_PROTO_STDIO_PIPE && next < n_fds ? fds[next++] : -1;
+
+  if (sa_command_is_answered (command))
+    {
+      /* Cancelled meanwhile: the kill is on its way. */
+      sa_process_shared_unref (g_steal_pointer (&spawned->shared));
+      sa_spawned_free (spawned);
+      return;
+    }
+  SA_DEBUG ("process %u (%s) started as pid %d", command->id, command->program, pid);
+  sa_command_complete_with (command, spawned, (GDestroyNotify)sa_spawned_free);
+}
+
 static gboolean
 handle_spawned (SaConnection *self,
                 SaCommand    *command,
@@ -701,6 +771,8 @@ handle_spawned (SaConnection *self,
                                       _("Failed to receive the pipes of “%s”: %s"),
                                       command->program, g_strerror (EMFILE)));
     }
+  else if (command->process_shared != NULL)
+    answer_process (self, command, pid, fds, n_fds);
   else
     sa_command_spawned (command, pid, fds, n_fds, self->epoll_fd);
 
@@ -716,6 +788,10 @@ handle_exited (SaConnection *self,
 {
   sa_command_exited (command, wait_status, (flags & SA_EXITED_FLAG_TIMED_OUT) != 0);
   command->group_lingers = (flags & SA_EXITED_FLAG_LINGERS) != 0;
+
+  if (command->process_shared != NULL)
+    sa_process_shared_exited (command->process_shared, wait_status,
+                              (flags & SA_EXITED_FLAG_TIMED_OUT) != 0);
 
   if (sa_command_is_answered (command))
     command_move (self, command, SA_COMMAND_DEAD, NULL);
@@ -785,7 +861,7 @@ handle_message (const guint8 *data,
 
     case SA_MSG_SPAWNED:
       if (command->state != SA_COMMAND_SENT ||
-          header.n_fds != (sa_command_wants_stdin (command) ? 3 : 2) ||
+          header.n_fds != sa_proto_spawn_n_pipes (command->stdio) ||
           sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
           (GPid)words[0] <= 1 ||
           (command->pid != 0 && command->pid != (GPid)words[0]))
@@ -932,6 +1008,7 @@ sa_connection_new (const char                   *helper_path,
   self->commands = g_hash_table_new (NULL, NULL);
   self->lingering = g_hash_table_new (NULL, NULL);
   self->cancels = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->signals = g_array_new (FALSE, FALSE, sizeof (SaSignalRequest));
   self->released = g_array_new (FALSE, FALSE, sizeof (guint32));
 
   self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
@@ -1028,6 +1105,7 @@ sa_connection_free (SaConnection *self)
   g_clear_pointer (&self->commands, g_hash_table_unref);
   g_clear_pointer (&self->lingering, g_hash_table_unref);
   g_clear_pointer (&self->cancels, g_array_unref);
+  g_clear_pointer (&self->signals, g_array_unref);
   g_clear_pointer (&self->released, g_array_unref);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_error (&self->fatal);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define INPUT_SHRINK_ABOVE   (1024 * 1024)
 
@@ -32,6 +33,36 @@ sa_helper_input_reserve (SaHelperInput *input, size_t room)
   return input->data + input->len;
 }
 
+static void
+close_pending_fds (SaHelperInput *input)
+{
+  for (size_t i = 0; i < input->n_fds; i++)
+    close (input->fds[i]);
+  input->n_fds = 0;
+}
+
+const char *
+sa_helper_input_add_fds (SaHelperInput *input, size_t at, const int *fds, size_t n_fds)
+{
+  const char *error = NULL;
+
+  if (input->n_fds > 0)
+    error = "descriptors that no frame took";
+  else if (n_fds > SA_PROTO_MAX_SPAWN_FDS)
+    error = "too many descriptors";
+  if (error != NULL)
+    {
+      close_pending_fds (input);
+      for (size_t i = 0; i < n_fds; i++)
+        close (fds[i]);
+      return error;
+    }
+  memcpy (input->fds, fds, n_fds * sizeof (int));
+  input->n_fds = n_fds;
+  input->fds_at = at;
+  return NULL;
+}
+
 static const char *
 take_hello (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload)
 {
@@ -45,23 +76,45 @@ take_hello (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *pa
   return NULL;
 }
 
+/* The frame at offset takes the pending descriptors when it declares
+ * them: exactly those that came with the datagram it starts. */
 static const char *
-take_spawn (const SaProtoHeader *header, const uint8_t *payload)
+take_fds (SaHelperInput *input, const SaProtoHeader *header, size_t offset, int *fds)
+{
+  if (input->n_fds > 0 && offset == input->fds_at)
+    {
+      if (header->n_fds != input->n_fds)
+        return "descriptors that do not match their frame";
+      memcpy (fds, input->fds, input->n_fds * sizeof (int));
+      input->n_fds = 0;
+      return NULL;
+    }
+  if (header->n_fds > 0)
+    return "a frame without its descriptors";
+  return NULL;
+}
+
+static const char *
+take_spawn (const SaProtoHeader *header, const uint8_t *payload, int *fds)
 {
   SaSpawnRequest request;
   int ret = sa_proto_spawn_decode (header, payload, &request);
 
   if (ret == SA_PROTO_NOMEM)
     {
+      for (uint16_t i = 0; i < header->n_fds; i++)
+        close (fds[i]);
       sa_helper_on_spawn_nomem (header->id);
       return NULL;
     }
   if (ret != SA_PROTO_OK || sa_helper_has_child (header->id))
     {
       sa_proto_spawn_clear (&request);
+      for (uint16_t i = 0; i < header->n_fds; i++)
+        close (fds[i]);
       return "malformed SPAWN frame";
     }
-  sa_helper_on_spawn (header->id, &request);
+  sa_helper_on_spawn (header->id, &request, fds);
   sa_proto_spawn_clear (&request);
   return NULL;
 }
@@ -69,18 +122,24 @@ take_spawn (const SaProtoHeader *header, const uint8_t *payload)
 static const char *
 take_kill (const SaProtoHeader *header, const uint8_t *payload)
 {
-  uint32_t signum;
+  uint32_t words[2];
 
-  if (sa_proto_decode_words (header, payload, &signum, 1) != SA_PROTO_OK ||
-      signum < 1 || signum >= NSIG)
+  if (sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK ||
+      words[0] < 1 || words[0] >= NSIG || (words[1] & ~SA_KILL_FLAGS_ALL) != 0)
     return "malformed KILL frame";
-  sa_helper_on_kill (header->id, (int) signum);
+  sa_helper_on_kill (header->id, (int) words[0], words[1]);
   return NULL;
 }
 
 static const char *
-take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload)
+take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload,
+            size_t offset)
 {
+  int fds[SA_PROTO_MAX_SPAWN_FDS];
+  const char *error = take_fds (input, header, offset, fds);
+
+  if (error != NULL)
+    return error;
   if (!input->greeted && header->type != SA_MSG_HELLO)
     return "expected HELLO";
 
@@ -89,7 +148,7 @@ take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *pa
     case SA_MSG_HELLO:
       return take_hello (input, header, payload);
     case SA_MSG_SPAWN:
-      return take_spawn (header, payload);
+      return take_spawn (header, payload, fds);
     case SA_MSG_KILL:
       return take_kill (header, payload);
     default:
@@ -117,11 +176,19 @@ sa_helper_input_process (SaHelperInput *input)
         break;
       if (ret != SA_PROTO_OK)
         return "malformed frame header";
-      error = take_frame (input, &header, payload);
+      error = take_frame (input, &header, payload, offset);
       offset += SA_PROTO_HEADER_SIZE + header.length;
+    }
+  if (error == NULL && input->n_fds > 0 && input->fds_at < offset)
+    error = "descriptors that no frame took";
+  if (error != NULL)
+    {
+      close_pending_fds (input);
+      return error;
     }
 
   input->len -= offset;
+  input->fds_at -= input->n_fds > 0 ? offset : 0;
   if (offset > 0 && input->len > 0)
     memmove (input->data, input->data + offset, input->len);
 
@@ -133,6 +200,7 @@ sa_helper_input_process (SaHelperInput *input)
 void
 sa_helper_input_clear (SaHelperInput *input)
 {
+  close_pending_fds (input);
   free (input->data);
   input->data = NULL;
   input->len = 0;

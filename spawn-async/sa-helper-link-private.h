@@ -43,6 +43,11 @@ const char   *sa_helper_link_get_path   (SaHelperLink       *self);
 void          sa_helper_link_queue      (SaHelperLink       *self,
                                          const guint8       *frame,
                                          gsize               len);
+void          sa_helper_link_queue_with_fds (SaHelperLink   *self,
+                                             const guint8   *frame,
+                                             gsize           len,
+                                             int            *fds,
+                                             guint           n_fds);
 void          sa_helper_link_queue_words (SaHelperLink      *self,
                                           guint16            type,
                                           guint32            id,
@@ -52,5 +57,12 @@ void          sa_helper_link_flush      (SaHelperLink       *self,
                                          gboolean            allow_direct);
 
 char         *sa_helper_link_take_fault (SaHelperLink       *self);
+
+/* Any thread: one non-blocking datagram, with descriptors (SCM_RIGHTS). */
+gssize        sa_helper_send            (int                 fd,
+                                         const void         *data,
+                                         gsize               len,
+                                         const int          *fds,
+                                         guint               n_fds);
 
 G_END_DECLS

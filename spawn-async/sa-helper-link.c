@@ -56,9 +56,29 @@ struct _SaHelperLink
   GSource           *handshake_source;
   GByteArray        *out;
   gsize              out_offset;
+  GQueue             out_fds;        /* FdMark: descriptors for frames in out */
   gboolean           greeted;
   char              *fault;          /* what went wrong first, or NULL */
 };
+
+/* Descriptors that go with the frame that starts at offset in out: the
+ * datagram that carries them starts there (the helper takes them for
+ * the frame its datagram starts). */
+typedef struct
+{
+  gsize  offset;
+  int   *fds;
+  guint  n_fds;
+} FdMark;
+
+static void
+fd_mark_free (FdMark *mark)
+{
+  for (guint i = 0; i < mark->n_fds; i++)
+    close (mark->fds[i]);
+  g_free (mark->fds);
+  g_free (mark);
+}
 
 static void
 clear_source (GSource **source)
@@ -96,6 +116,7 @@ sa_helper_link_new (const char        *helper_path,
   self->func = func;
   self->user_data = user_data;
   self->out = g_byte_array_new ();
+  g_queue_init (&self->out_fds);
   return self;
 }
 
@@ -118,6 +139,7 @@ sa_helper_link_free (SaHelperLink *self)
 static void
 reset_output (SaHelperLink *self)
 {
+  g_queue_clear_full (&self->out_fds, (GDestroyNotify)fd_mark_free);
   if (self->out->len > SHRINK_OUTPUT_ABOVE)
     {
       g_byte_array_unref (self->out);
@@ -135,6 +157,69 @@ sa_helper_link_queue (SaHelperLink *self,
 {
   if (self->socket != NULL && self->fault == NULL)
     g_byte_array_append (self->out, frame, len);
+}
+
+/* The same with descriptors (taken, closed once sent or dropped). */
+void
+sa_helper_link_queue_with_fds (SaHelperLink *self,
+                               const guint8 *frame,
+                               gsize         len,
+                               int          *fds,
+                               guint         n_fds)
+{
+  FdMark *mark;
+
+  if (n_fds == 0 || self->socket == NULL || self->fault != NULL)
+    {
+      for (guint i = 0; i < n_fds; i++)
+        close (fds[i]);
+      g_free (fds);
+      sa_helper_link_queue (self, frame, len);
+      return;
+    }
+
+  mark = g_new0 (FdMark, 1);
+  mark->offset = self->out->len;
+  mark->fds = fds;
+  mark->n_fds = n_fds;
+  g_queue_push_tail (&self->out_fds, mark);
+  sa_helper_link_queue (self, frame, len);
+}
+
+gssize
+sa_helper_send (int         fd,
+                const void *data,
+                gsize       len,
+                const int  *fds,
+                guint       n_fds)
+{
+  union {
+    char buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_SPAWN_FDS)];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = { (void *)data, len };
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  gssize n;
+
+  g_assert (n_fds <= SA_PROTO_MAX_SPAWN_FDS);
+  if (n_fds > 0)
+    {
+      struct cmsghdr *cmsg;
+
+      memset (&control, 0, sizeof control);
+      msg.msg_control = control.buf;
+      msg.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+      cmsg = CMSG_FIRSTHDR (&msg);
+      cmsg->cmsg_level = SOL_SOCKET;
+      cmsg->cmsg_type = SCM_RIGHTS;
+      cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+      memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+    }
+
+  do
+    n = sendmsg (fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n;
 }
 
 void
@@ -178,27 +263,46 @@ sa_helper_link_flush (SaHelperLink *self,
   sa_inbox_lock (self->inbox);
   while (self->socket != NULL && self->fault == NULL && self->out_offset < self->out->len)
     {
-      gsize chunk = MIN (self->out->len - self->out_offset, SA_PROTO_MAX_MESSAGE);
-      gssize n = g_socket_send (self->socket,
-                                (const char *)self->out->data + self->out_offset,
-                                chunk, NULL, &error);
+      gsize end = MIN (self->out->len, self->out_offset + SA_PROTO_MAX_MESSAGE);
+      FdMark *mark = g_queue_peek_head (&self->out_fds);
+      FdMark *next = mark;
+      gssize n;
 
+      /* A frame with descriptors starts its own datagram, which ends
+       * where the next such frame starts. */
+      if (mark != NULL && mark->offset == self->out_offset)
+        next = g_queue_peek_nth (&self->out_fds, 1);
+      else
+        mark = NULL;
+      if (next != NULL && next->offset < end)
+        end = next->offset;
+
+      n = sa_helper_send (g_socket_get_fd (self->socket),
+                          self->out->data + self->out_offset, end - self->out_offset,
+                          mark ? mark->fds : NULL, mark ? mark->n_fds : 0);
       if (n < 0)
         {
-          blocked = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          int errsv = errno;
+
+          blocked = errsv == EAGAIN || errsv == EWOULDBLOCK;
+          if (!blocked)
+            g_set_error_literal (&error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                                 g_strerror (errsv));
           break;
         }
+      if (mark != NULL)
+        fd_mark_free (g_queue_pop_head (&self->out_fds));
       self->out_offset += (gsize)n;
     }
   done = self->out_offset >= self->out->len;
   sa_inbox_allow_direct_locked (self->inbox,
                                 self->socket != NULL && self->fault == NULL && error == NULL &&
-                                self->greeted && allow_direct && done ?
+                                !blocked && self->greeted && allow_direct && done ?
                                 g_socket_get_fd (self->socket) : -1,
                                 self->generation);
   sa_inbox_unlock (self->inbox);
 
-  if (error != NULL && !blocked)
+  if (error != NULL)
     record_fault (self, error->message);
   else if (blocked && self->out_source == NULL)
     {

@@ -89,13 +89,24 @@ typedef union
   struct cmsghdr align;
 } ReplyControl;
 
+#define MAX_CHILD_FDS (3 + SA_PROTO_MAX_SPAWN_FDS)
+
+/* What the child does before exec, prepared by the helper (the child
+ * shares its memory, CLONE_VM, and must not allocate). */
 typedef struct
 {
   const SaSpawnRequest *request;
   uint32_t       id;
-  int            fds[3];       /* the child's stdin, stdout, stderr */
+  int            src[MAX_CHILD_FDS];   /* the helper's descriptors... */
+  int            dst[MAX_CHILD_FDS];   /* ...and their numbers in the child */
+  int            tmp[MAX_CHILD_FDS];   /* the child's copies, above all of them */
+  size_t         n;
+  int            floor;                /* above every src and dst */
+  int            kept[MAX_CHILD_FDS];  /* every dst >= 3, ascending */
+  size_t         n_kept;
+  bool           merge_stderr;         /* fd 2 is fd 1 */
   pid_t          helper_pid;
-  char          *path_buffer;  /* for the PATH search */
+  char          *path_buffer;          /* for the PATH search */
   volatile int   error;
   volatile int   stage;
 } ChildSetup;
@@ -105,6 +116,7 @@ static struct
   int      sock;
   int      signal_fd;
   int      dev_null;          /* stdin of children without input */
+  int      dev_null_w;        /* stdout or stderr sent nowhere */
   pid_t    pid;
   Child   *children;
   size_t   n_children;
@@ -489,6 +501,31 @@ announce (ChildSetup *setup)
     child_fail (setup, SA_SPAWN_STAGE_RESOURCES, n < 0 ? errno : EPIPE);
 }
 
+static void
+close_range_or_loop (unsigned int from, unsigned int to)
+{
+  if (syscall (SYS_close_range, from, to, 0u) != 0)
+    for (unsigned int fd = from; fd <= to && fd <= (unsigned int) helper.max_fd; fd++)
+      close (fd);
+}
+
+/* In the child: everything but 0, 1, 2 and the targets it was given. */
+static void
+close_others (ChildSetup *setup)
+{
+  unsigned int from = 3;
+
+  for (size_t i = 0; i < setup->n_kept; i++)
+    {
+      unsigned int fd = (unsigned int) setup->kept[i];
+
+      if (fd > from)
+        close_range_or_loop (from, fd - 1);
+      from = fd + 1;
+    }
+  close_range_or_loop (from, ~0u);
+}
+
 /* Runs in the child, on its own stack, while the helper is suspended
  * (CLONE_VFORK): only async-signal-safe calls, no allocation. */
 static int
@@ -503,12 +540,21 @@ child_main (void *data)
     _exit (127);
   announce (setup);
 
-  for (int fd = 0; fd < 3; fd++)
-    if (dup2 (setup->fds[fd], fd) < 0)
+  /* Every descriptor goes above all the numbers in play first, so that no
+   * dup2() below closes one still to be placed; then onto its number
+   * (dup2() clears close-on-exec). */
+  for (size_t i = 0; i < setup->n; i++)
+    {
+      setup->tmp[i] = fcntl (setup->src[i], F_DUPFD_CLOEXEC, setup->floor);
+      if (setup->tmp[i] < 0)
+        child_fail (setup, SA_SPAWN_STAGE_RESOURCES, errno);
+    }
+  for (size_t i = 0; i < setup->n; i++)
+    if (dup2 (setup->tmp[i], setup->dst[i]) < 0)
       child_fail (setup, SA_SPAWN_STAGE_RESOURCES, errno);
-  if (syscall (SYS_close_range, 3u, ~0u, 0u) != 0)
-    for (int fd = 3; fd <= helper.max_fd; fd++)
-      close (fd);
+  if (setup->merge_stderr && dup2 (1, 2) < 0)
+    child_fail (setup, SA_SPAWN_STAGE_RESOURCES, errno);
+  close_others (setup);
 
   if (setup->request->cwd != NULL && chdir (setup->request->cwd) != 0)
     child_fail (setup, SA_SPAWN_STAGE_CHDIR, errno);
@@ -539,13 +585,26 @@ path_buffer_size (const SaSpawnRequest *req)
   return longest + strlen (req->argv[0]) + 2;
 }
 
-/* The child's ends, except the shared /dev/null. */
+/* Adds a descriptor for the child: src (the helper's) as dst. */
 static void
-close_child_fds (int *child_fds)
+plan_fd (ChildSetup *setup, int src, int dst)
 {
-  if (child_fds[0] == helper.dev_null)
-    child_fds[0] = -1;
-  close_fds (child_fds, 3);
+  size_t k;
+
+  setup->src[setup->n] = src;
+  setup->dst[setup->n] = dst;
+  setup->n++;
+  if (src >= setup->floor)
+    setup->floor = src + 1;
+  if (dst >= setup->floor)
+    setup->floor = dst + 1;
+  if (dst < 3)
+    return;
+  /* kept stays ascending: an insertion, n is small */
+  for (k = setup->n_kept; k > 0 && setup->kept[k - 1] > dst; k--)
+    setup->kept[k] = setup->kept[k - 1];
+  setup->kept[k] = dst;
+  setup->n_kept++;
 }
 
 static void
@@ -570,41 +629,55 @@ sa_helper_on_spawn_nomem (uint32_t id)
   spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, ENOMEM);
 }
 
+/* fds: the request's descriptors (one per target), ours to close. */
 void
-sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
+sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
 {
   const SaSpawnRequest req = *request;
   ChildSetup setup = { 0 };
-  int parent_fds[3] = { -1, -1, -1 };   /* stdout, stderr, stdin */
-  int child_fds[3] = { -1, -1, -1 };    /* stdin, stdout, stderr */
-  int pipe_fds[2];
-  size_t n_parent_fds = 2;
+  int parent_fds[3] = { -1, -1, -1 };   /* for SPAWNED: stdout, stderr, stdin */
+  int child_pipes[3] = { -1, -1, -1 };  /* the pipes' child ends */
+  size_t n_parent_fds = 0;
   uint32_t pid_word;
   int clone_error;
   pid_t pid;
 
-  if (req.flags & SA_SPAWN_FLAG_STDIN_PIPE)
+  setup.floor = 3;
+  for (int fd = 0; fd < 3; fd++)
     {
-      if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
-        goto resources_failed;
-      child_fds[0] = pipe_fds[0];
-      parent_fds[2] = pipe_fds[1];
-      n_parent_fds = 3;
-    }
-  else
-    child_fds[0] = helper.dev_null;
+      int p[2];
 
-  for (int stream = 0; stream < 2; stream++)
-    {
-      if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
-        goto resources_failed;
-      parent_fds[stream] = pipe_fds[0];
-      child_fds[stream + 1] = pipe_fds[1];
+      switch (req.stdio[fd])
+        {
+        case SA_PROTO_STDIO_NULL:
+          plan_fd (&setup, fd == 0 ? helper.dev_null : helper.dev_null_w, fd);
+          break;
+        case SA_PROTO_STDIO_PIPE:
+          if (pipe2 (p, O_CLOEXEC) != 0)
+            goto resources_failed;
+          child_pipes[fd] = fd == 0 ? p[0] : p[1];
+          parent_fds[fd == 0 ? 2 : fd - 1] = fd == 0 ? p[1] : p[0];
+          plan_fd (&setup, child_pipes[fd], fd);
+          break;
+        case SA_PROTO_STDIO_MERGE:
+          setup.merge_stderr = true;
+          break;
+        default:                /* SA_PROTO_STDIO_FD: a target below */
+          break;
+        }
     }
+  for (uint32_t i = 0; i < req.n_targets; i++)
+    plan_fd (&setup, fds[i], req.targets[i]);
+
+  /* SPAWNED carries the parent ends in this order, without gaps. */
+  for (int i = 0; i < 3; i++)
+    if (parent_fds[i] >= 0)
+      parent_fds[n_parent_fds++] = parent_fds[i];
+  for (size_t i = n_parent_fds; i < 3; i++)
+    parent_fds[i] = -1;
 
   setup.request = &req;
   setup.id = id;
-  memcpy (setup.fds, child_fds, sizeof child_fds);
   setup.helper_pid = helper.pid;
   setup.path_buffer = malloc (path_buffer_size (&req));
   if (setup.path_buffer == NULL)
@@ -617,7 +690,8 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
                CLONE_VM | CLONE_VFORK | SIGCHLD, &setup);
   clone_error = errno;          /* before free() and close() touch it */
   free (setup.path_buffer);
-  close_child_fds (child_fds);
+  close_fds (child_pipes, 3);
+  close_fds (fds, req.n_targets);
 
   if (pid < 0)
     {
@@ -659,18 +733,27 @@ resources_failed:
   {
     int error = errno;
 
-    close_child_fds (child_fds);
+    close_fds (child_pipes, 3);
+    close_fds (fds, req.n_targets);
     close_fds (parent_fds, 3);
     spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, error);
   }
 }
 
 void
-sa_helper_on_kill (uint32_t id, int signum)
+sa_helper_on_kill (uint32_t id, int signum, uint32_t flags)
 {
   Child *child = find_child (id);
 
-  if (child != NULL)       /* else it has exited already: not an error */
+  /* Not known (any more): it has exited, not an error. A reaped child
+   * is still known while its group lingers; only the group is signalled
+   * then, and only when asked: its pid may be another process's now. */
+  if (child == NULL ||
+      (child->reaped && (flags & (SA_KILL_FLAG_CHILD_ONLY | SA_KILL_FLAG_UNLESS_EXITED)) != 0))
+    return;
+  if (flags & SA_KILL_FLAG_CHILD_ONLY)
+    kill (child->pid, signum);
+  else
     signal_group (child, signum, now_ms ());
 }
 
@@ -695,9 +778,21 @@ read_socket (void)
 {
   for (int reads = 0; reads < MAX_READS_PER_WAKEUP; reads++)
     {
+      union {
+        char           buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_SPAWN_FDS)];
+        struct cmsghdr align;
+      } control;
       struct iovec iov;
-      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-      const char *error;
+      struct msghdr msg = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = control.buf,
+        .msg_controllen = sizeof control.buf,
+      };
+      int fds[SA_PROTO_MAX_SPAWN_FDS];
+      size_t n_fds = 0;
+      size_t at = helper.input.len;
+      const char *error = NULL;
       ssize_t n;
 
       iov.iov_base = sa_helper_input_reserve (&helper.input, SA_PROTO_MAX_MESSAGE);
@@ -708,18 +803,45 @@ read_socket (void)
           shut_down (EXIT_FAILURE);
         }
 
-      n = recvmsg (helper.sock, &msg, MSG_DONTWAIT);
+      n = recvmsg (helper.sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return;
       if (n <= 0)
         shut_down (EXIT_SUCCESS);          /* the library has gone */
+
+      for (struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+          {
+            size_t count = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+
+            for (size_t i = 0; i < count; i++)
+              {
+                int fd;
+
+                memcpy (&fd, CMSG_DATA (cmsg) + i * sizeof (int), sizeof fd);
+                if (n_fds < SA_PROTO_MAX_SPAWN_FDS)
+                  fds[n_fds++] = fd;
+                else
+                  {
+                    close (fd);
+                    error = "too many descriptors";
+                  }
+              }
+          }
       if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+        error = "oversized message";
+      if (error == NULL && n_fds > 0)
+        error = sa_helper_input_add_fds (&helper.input, at, fds, n_fds);
+      else
+        close_fds (fds, n_fds);
+      if (error != NULL)
         {
-          fputs ("spawn-async-helper: oversized message\n", stderr);
+          fprintf (stderr, "spawn-async-helper: %s\n", error);
           shut_down (EXIT_FAILURE);
         }
+
       helper.input.len += (size_t) n;
       error = sa_helper_input_process (&helper.input);
       if (error != NULL)
@@ -782,7 +904,8 @@ setup_process (pid_t parent)
 
   /* One /dev/null for every child's stdin: two syscalls less per spawn. */
   helper.dev_null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (helper.dev_null < 0)
+  helper.dev_null_w = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (helper.dev_null < 0 || helper.dev_null_w < 0)
     {
       perror ("spawn-async-helper: /dev/null");
       exit (EXIT_FAILURE);

@@ -23,10 +23,24 @@ SaCancelLink *sa_cancel_link_new          (SaInbox       *inbox);
 void          sa_cancel_link_free         (SaCancelLink  *link);
 void          sa_cancel_link_fire         (SaCancelLink  *link);
 
+/* A signal for a live process (SaProcess), by way of the helper. */
+typedef struct
+{
+  SaProcessShared *shared;     /* a reference: it names the command */
+  int              signum;
+  guint32          flags;      /* SA_KILL_FLAG_* */
+} SaSignalRequest;
+
+void          sa_inbox_signal             (SaInbox         *self,
+                                           SaProcessShared *shared,
+                                           int              signum,
+                                           guint32          flags);
+
 /* The I/O thread */
 gboolean      sa_inbox_take               (SaInbox       *self,
                                            GQueue        *commands,
-                                           GArray        *cancels);
+                                           GArray        *cancels,
+                                           GArray        *signals);
 void          sa_inbox_fail               (SaInbox       *self,
                                            const GError  *error);
 void          sa_inbox_release_ids        (SaInbox       *self,

@@ -10,6 +10,8 @@
  *    takes it), with its id already chosen;
  *  - CANCEL: an id, posted by a GCancellable's `cancelled` handler from
  *    any thread; an id that names no live command is ignored;
+ *  - SIGNAL: a signal for a live process (SaProcess), with a reference
+ *    to what the process shares with its command, which names it;
  *  - CLOSE: the worker is being destroyed; later submits fail at once.
  *
  * The inbox is reference counted because a `cancelled` handler may still
@@ -33,9 +35,12 @@
 #include <errno.h>
 #include <glib/gi18n-lib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "sa-error.h"
+#include "sa-helper-link-private.h"
 #include "sa-inbox-private.h"
+#include "sa-process-private.h"
 #include "sa-tsan-private.h"
 #include "sa-protocol.h"
 
@@ -57,6 +62,7 @@ struct _SaInbox
   GQueue           commands;       /* submitted, not taken yet */
   guint            unsent;         /* of those, not sent directly */
   GArray          *cancels;        /* ids */
+  GArray          *signals;        /* SaSignalRequest */
   GSource         *wake;           /* NULL once detached */
   guint32          last_id;
   GHashTable      *ids;            /* in use */
@@ -95,6 +101,7 @@ sa_inbox_new (GMainContext *context)
   g_mutex_init (&self->lock);
   g_queue_init (&self->commands);
   self->cancels = g_array_new (FALSE, FALSE, sizeof (guint32));
+  self->signals = g_array_new (FALSE, FALSE, sizeof (SaSignalRequest));
   self->ids = g_hash_table_new (NULL, NULL);
   self->direct_fd = -1;
 
@@ -122,6 +129,9 @@ sa_inbox_unref (SaInbox *self)
   g_assert (g_queue_is_empty (&self->commands));
   g_clear_error (&self->failure);
   g_array_unref (self->cancels);
+  for (guint i = 0; i < self->signals->len; i++)
+    sa_process_shared_unref (g_array_index (self->signals, SaSignalRequest, i).shared);
+  g_array_unref (self->signals);
   g_hash_table_unref (self->ids);
   g_mutex_clear (&self->lock);
   g_free (self);
@@ -164,14 +174,17 @@ send_direct (SaInbox   *self,
       g_cancellable_is_cancelled (command->cancellable))
     return FALSE;
 
-  do
-    n = send (self->direct_fd, command->frame, command->frame_len,
-              MSG_DONTWAIT | MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  n = sa_helper_send (self->direct_fd, command->frame, command->frame_len,
+                      command->send_fds, command->n_send_fds);
   /* A full socket or a gone helper: the I/O thread sends it, or finds out. */
   if (n != (gssize)command->frame_len)
     return FALSE;
 
+  /* The helper has its own copies now. */
+  for (guint i = 0; i < command->n_send_fds; i++)
+    close (command->send_fds[i]);
+  g_clear_pointer (&command->send_fds, g_free);
+  command->n_send_fds = 0;
   command->sent_directly = TRUE;
   command->sent_generation = self->direct_generation;
   g_clear_pointer (&command->frame, g_free);
@@ -201,8 +214,8 @@ sa_inbox_submit (SaInbox    *self,
   command->id = take_id (self);
   if (command->cancel_link != NULL)
     command->cancel_link->id = command->id;
-  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, 0, command->id,
-                          (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
+  sa_proto_header_encode (command->frame, SA_MSG_SPAWN, (guint16)command->n_send_fds,
+                          command->id, (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
 
   /* Sent directly, the command needs no wake-up: the helper's answer
    * makes the I/O thread take it in. */
@@ -268,14 +281,36 @@ sa_cancel_link_fire (SaCancelLink *link)
   sa_mutex_unlock (&self->lock);
 }
 
+void
+sa_inbox_signal (SaInbox         *self,
+                 SaProcessShared *shared,
+                 int              signum,
+                 guint32          flags)
+{
+  SaSignalRequest request = { sa_process_shared_ref (shared), signum, flags };
+
+  sa_mutex_lock (&self->lock);
+  if (self->state == INBOX_CLOSED)
+    {
+      sa_mutex_unlock (&self->lock);
+      sa_process_shared_unref (request.shared);
+      return;
+    }
+  g_array_append_val (self->signals, request);
+  wake_locked (self);
+  sa_mutex_unlock (&self->lock);
+}
+
 /* -- the I/O thread ----------------------------------------------------------- */
 
-/* Moves what was handed over into commands (SaCommand *, in order) and
- * cancels (ids). Returns TRUE once the inbox is closed. */
+/* Moves what was handed over into commands (SaCommand *, in order),
+ * cancels (ids) and signals (SaSignalRequest, whose references go with
+ * them). Returns TRUE once the inbox is closed. */
 gboolean
 sa_inbox_take (SaInbox *self,
                GQueue  *commands,
-               GArray  *cancels)
+               GArray  *cancels,
+               GArray  *signals)
 {
   gboolean closed;
 
@@ -287,6 +322,11 @@ sa_inbox_take (SaInbox *self,
     {
       g_array_append_vals (cancels, self->cancels->data, self->cancels->len);
       g_array_set_size (self->cancels, 0);
+    }
+  if (self->signals->len > 0)
+    {
+      g_array_append_vals (signals, self->signals->data, self->signals->len);
+      g_array_set_size (self->signals, 0);
     }
   closed = self->state == INBOX_CLOSED;
   sa_mutex_unlock (&self->lock);

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPAWN_FIXED_WORDS 5u   /* flags, timeout, signal, argc, envc */
+/* flags, timeout, signal, argc, envc, stdin, stdout, stderr, n_targets */
+#define SPAWN_FIXED_WORDS 9u
 
 static uint32_t
 read_u32 (const uint8_t *p)
@@ -51,7 +52,12 @@ type_is_known (uint16_t type)
 static uint16_t
 max_fds_for_type (uint16_t type)
 {
-  return type == SA_MSG_SPAWNED ? SA_PROTO_MAX_FDS : 0;
+  switch (type)
+    {
+    case SA_MSG_SPAWNED: return SA_PROTO_MAX_FDS;
+    case SA_MSG_SPAWN:   return SA_PROTO_MAX_SPAWN_FDS;
+    default:             return 0;
+    }
 }
 
 int
@@ -110,7 +116,7 @@ sa_proto_words_for_type (uint16_t type)
   switch (type)
     {
     case SA_MSG_HELLO:        return 2;  /* version, pid */
-    case SA_MSG_KILL:         return 1;  /* signal */
+    case SA_MSG_KILL:         return 2;  /* signal, flags */
     case SA_MSG_SPAWNED:      return 1;  /* pid */
     case SA_MSG_SPAWN_FAILED: return 2;  /* stage, errno */
     case SA_MSG_EXITED:       return 2;  /* wait status, flags */
@@ -163,13 +169,15 @@ add_strv_size (const char * const *strv, size_t *total, uint32_t *count)
 
 static int
 spawn_payload_size (const char * const *argv, const char * const *envp,
-                    const char *path, const char *cwd,
+                    const char *path, const char *cwd, uint32_t n_targets,
                     size_t *size, uint32_t *argc, uint32_t *envc)
 {
   const char * const extra[] = { path ? path : "", cwd, NULL };
   uint32_t n_extra;
 
-  *size = 4u * SPAWN_FIXED_WORDS;
+  if (n_targets > SA_PROTO_MAX_SPAWN_FDS)
+    return 0;
+  *size = 4u * SPAWN_FIXED_WORDS + 4u * n_targets;
   if (!add_strv_size (extra, size, &n_extra) ||
       !add_strv_size (argv, size, argc) ||
       !add_strv_size (envp, size, envc))
@@ -181,14 +189,24 @@ spawn_payload_size (const char * const *argv, const char * const *envp,
 
 size_t
 sa_proto_spawn_size (const char * const *argv, const char * const *envp,
-                     const char *path, const char *cwd)
+                     const char *path, const char *cwd, uint32_t n_targets)
 {
   size_t size;
   uint32_t argc, envc;
 
-  if (!spawn_payload_size (argv, envp, path, cwd, &size, &argc, &envc))
+  if (!spawn_payload_size (argv, envp, path, cwd, n_targets, &size, &argc, &envc))
     return 0;
   return SA_PROTO_HEADER_SIZE + size;
+}
+
+uint32_t
+sa_proto_spawn_n_pipes (const uint32_t stdio[3])
+{
+  uint32_t n = 0;
+
+  for (int i = 0; i < 3; i++)
+    n += stdio[i] == SA_PROTO_STDIO_PIPE;
+  return n;
 }
 
 static uint8_t *
@@ -204,14 +222,20 @@ write_string (uint8_t *p, const char *s)
 size_t
 sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
                        uint32_t timeout_ms, int32_t kill_signal,
+                       const SaSpawnFds *fds,
                        const char * const *argv, const char * const *envp,
                        const char *path, const char *cwd)
 {
+  static const SaSpawnFds default_fds = {
+    { SA_PROTO_STDIO_NULL, SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_PIPE }, 0, NULL
+  };
   size_t size;
   uint32_t argc, envc;
   uint8_t *p;
 
-  if (!spawn_payload_size (argv, envp, path, cwd, &size, &argc, &envc))
+  if (fds == NULL)
+    fds = &default_fds;
+  if (!spawn_payload_size (argv, envp, path, cwd, fds->n_targets, &size, &argc, &envc))
     return 0;
 
   if (cwd != NULL)
@@ -219,14 +243,20 @@ sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
   else
     flags &= ~SA_SPAWN_FLAG_HAS_CWD;
 
-  sa_proto_header_encode (out, SA_MSG_SPAWN, 0, id, (uint32_t) size);
+  sa_proto_header_encode (out, SA_MSG_SPAWN, (uint16_t) fds->n_targets, id, (uint32_t) size);
   p = out + SA_PROTO_HEADER_SIZE;
   write_u32 (p, flags);
   write_u32 (p + 4, timeout_ms);
   write_u32 (p + 8, (uint32_t) kill_signal);
   write_u32 (p + 12, argc);
   write_u32 (p + 16, envc);
+  write_u32 (p + 20, fds->stdio[0]);
+  write_u32 (p + 24, fds->stdio[1]);
+  write_u32 (p + 28, fds->stdio[2]);
+  write_u32 (p + 32, fds->n_targets);
   p += 4u * SPAWN_FIXED_WORDS;
+  for (uint32_t i = 0; i < fds->n_targets; i++, p += 4)
+    write_u32 (p, (uint32_t) fds->targets[i]);
 
   p = write_string (p, path ? path : "");
   if (cwd != NULL)
@@ -275,6 +305,39 @@ take_strv (const uint8_t **pos, const uint8_t *end, uint32_t n, char ***out)
   return SA_PROTO_OK;
 }
 
+/* The descriptors of a request make sense: known modes, MERGE only for
+ * stderr, FD exactly where a target names 0, 1 or 2, targets distinct and
+ * within the limit. */
+static int
+spawn_fds_valid (const SaSpawnRequest *request)
+{
+  int has_target[3] = { 0, 0, 0 };
+
+  for (uint32_t i = 0; i < request->n_targets; i++)
+    {
+      int32_t target = request->targets[i];
+
+      if (target < 0 || target >= SA_PROTO_MAX_TARGET_FD)
+        return 0;
+      for (uint32_t j = 0; j < i; j++)
+        if (request->targets[j] == target)
+          return 0;
+      if (target < 3)
+        has_target[target] = 1;
+    }
+
+  for (int fd = 0; fd < 3; fd++)
+    {
+      uint32_t mode = request->stdio[fd];
+
+      if (mode > SA_PROTO_STDIO_MERGE ||
+          (mode == SA_PROTO_STDIO_MERGE && fd != 2) ||
+          (mode == SA_PROTO_STDIO_FD) != has_target[fd])
+        return 0;
+    }
+  return 1;
+}
+
 int
 sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
                        SaSpawnRequest *request)
@@ -285,7 +348,7 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
 
   memset (request, 0, sizeof *request);
 
-  if (header->type != SA_MSG_SPAWN || header->n_fds != 0 ||
+  if (header->type != SA_MSG_SPAWN || header->n_fds > SA_PROTO_MAX_SPAWN_FDS ||
       header->length < 4u * SPAWN_FIXED_WORDS)
     return SA_PROTO_INVALID;
 
@@ -294,27 +357,48 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
   request->kill_signal = (int32_t) read_u32 (payload + 8);
   request->argc = read_u32 (payload + 12);
   request->envc = read_u32 (payload + 16);
+  request->stdio[0] = read_u32 (payload + 20);
+  request->stdio[1] = read_u32 (payload + 24);
+  request->stdio[2] = read_u32 (payload + 28);
+  request->n_targets = read_u32 (payload + 32);
 
   if ((request->flags & ~SA_SPAWN_FLAGS_ALL) != 0 ||
       request->kill_signal < 1 || request->kill_signal >= NSIG ||
       request->argc < 1 ||
       request->argc > SA_PROTO_MAX_STRINGS ||
-      request->envc > SA_PROTO_MAX_STRINGS - request->argc)
+      request->envc > SA_PROTO_MAX_STRINGS - request->argc ||
+      request->n_targets != header->n_fds ||
+      (size_t) (end - pos) < 4u * request->n_targets)
     return SA_PROTO_INVALID;
+
+  if (request->n_targets > 0)
+    {
+      request->targets = calloc (request->n_targets, sizeof (int32_t));
+      if (request->targets == NULL)
+        return SA_PROTO_NOMEM;
+      for (uint32_t i = 0; i < request->n_targets; i++, pos += 4)
+        request->targets[i] = (int32_t) read_u32 (pos);
+    }
+  if (!spawn_fds_valid (request))
+    {
+      sa_proto_spawn_clear (request);
+      return SA_PROTO_INVALID;
+    }
 
   /* Each string needs at least its NUL: reject impossible counts before
    * allocating for them. */
+  ret = SA_PROTO_INVALID;
   if ((size_t) request->argc + request->envc > (size_t) (end - pos))
-    return SA_PROTO_INVALID;
+    goto out;
 
   request->path = take_string (&pos, end);
   if (request->path == NULL)
-    return SA_PROTO_INVALID;
+    goto out;
   if (request->flags & SA_SPAWN_FLAG_HAS_CWD)
     {
       request->cwd = take_string (&pos, end);
       if (request->cwd == NULL)
-        return SA_PROTO_INVALID;
+        goto out;
     }
 
   ret = take_strv (&pos, end, request->argc, &request->argv);
@@ -325,6 +409,7 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
   if (ret == SA_PROTO_OK && request->argv[0][0] == '\0')
     ret = SA_PROTO_INVALID;
 
+out:
   if (ret != SA_PROTO_OK)
     sa_proto_spawn_clear (request);
   return ret;
@@ -335,6 +420,8 @@ sa_proto_spawn_clear (SaSpawnRequest *request)
 {
   free (request->argv);
   free (request->envp);
+  free (request->targets);
   request->argv = NULL;
   request->envp = NULL;
+  request->targets = NULL;
 }

@@ -19,7 +19,9 @@
 /* Hard limits. Anything larger is a protocol error. */
 #define SA_PROTO_MAX_PAYLOAD      (16u * 1024u * 1024u)  /* one frame */
 #define SA_PROTO_MAX_MESSAGE      (64u * 1024u)          /* one datagram */
-#define SA_PROTO_MAX_FDS          3u                     /* per frame */
+#define SA_PROTO_MAX_FDS          3u                     /* per frame from the helper */
+#define SA_PROTO_MAX_SPAWN_FDS    64u                    /* with one SPAWN */
+#define SA_PROTO_MAX_TARGET_FD    (1 << 20)              /* a child's fd number */
 #define SA_PROTO_MAX_STRINGS      (1u << 20)             /* argv + env */
 #define SA_PROTO_REPLY_MAX_SIZE   (SA_PROTO_HEADER_SIZE + 16u)
 
@@ -39,9 +41,22 @@ typedef enum
 } SaMsgType;
 
 /* SPAWN flags */
-#define SA_SPAWN_FLAG_STDIN_PIPE  (1u << 0)   /* else stdin is /dev/null */
 #define SA_SPAWN_FLAG_HAS_CWD     (1u << 1)
-#define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_STDIN_PIPE | SA_SPAWN_FLAG_HAS_CWD)
+#define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_HAS_CWD)
+
+/* What a child's fd 0, 1 or 2 is (SPAWN) */
+typedef enum
+{
+  SA_PROTO_STDIO_NULL  = 0,   /* /dev/null */
+  SA_PROTO_STDIO_PIPE  = 1,   /* a pipe; its other end comes back with SPAWNED */
+  SA_PROTO_STDIO_FD    = 2,   /* the SPAWN's descriptor with this target */
+  SA_PROTO_STDIO_MERGE = 3,   /* stderr only: the same as stdout */
+} SaProtoStdio;
+
+/* KILL flags */
+#define SA_KILL_FLAG_CHILD_ONLY     (1u << 0)   /* the child, not its group */
+#define SA_KILL_FLAG_UNLESS_EXITED  (1u << 1)   /* nothing once it is reaped */
+#define SA_KILL_FLAGS_ALL           (SA_KILL_FLAG_CHILD_ONLY | SA_KILL_FLAG_UNLESS_EXITED)
 
 /* SPAWN_FAILED stages */
 typedef enum
@@ -65,13 +80,25 @@ typedef struct
   uint32_t id;       /* command id; 0 for HELLO */
 } SaProtoHeader;
 
+/* The descriptors of a SPAWN: what fds 0, 1 and 2 are, and the number in
+ * the child of each descriptor that travels with the frame (in order). */
+typedef struct
+{
+  uint32_t       stdio[3];     /* SaProtoStdio */
+  uint32_t       n_targets;    /* = the frame's n_fds */
+  const int32_t *targets;
+} SaSpawnFds;
+
 /* A decoded SPAWN request. The strings point into the payload, which
- * must outlive the request; only the pointer arrays are allocated. */
+ * must outlive the request; only the arrays are allocated. */
 typedef struct
 {
   uint32_t     flags;
   uint32_t     timeout_ms;
   int32_t      kill_signal;
+  uint32_t     stdio[3];
+  uint32_t     n_targets;
+  int32_t     *targets;
   const char  *path;     /* PATH to search argv[0] in, "" for none */
   const char  *cwd;      /* NULL unless SA_SPAWN_FLAG_HAS_CWD */
   char       **argv;     /* argc entries + NULL */
@@ -93,7 +120,7 @@ void   sa_proto_header_encode   (uint8_t *out, uint16_t type, uint16_t n_fds,
                                  uint32_t id, uint32_t length);
 
 /* Frames whose payload is a fixed number of 32-bit words: HELLO (version,
- * pid), KILL (signal), SPAWNED (pid), SPAWN_FAILED (stage, errno),
+ * pid), KILL (signal, flags), SPAWNED (pid), SPAWN_FAILED (stage, errno),
  * EXITED (wait status, flags), GROUP_GONE (none), STARTING (pid). */
 size_t sa_proto_words_for_type  (uint16_t type);
 size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
@@ -101,14 +128,18 @@ size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
 int    sa_proto_decode_words    (const SaProtoHeader *header, const uint8_t *payload,
                                  uint32_t *words, size_t n_words);
 
-/* SPAWN: the size of the whole frame (header included) for these strings,
- * or 0 when it would exceed SA_PROTO_MAX_PAYLOAD. */
+/* SPAWN: the size of the whole frame (header included) for these strings
+ * and n_targets descriptors, or 0 when it would exceed a limit. fds NULL:
+ * stdin /dev/null, stdout and stderr pipes, no descriptor. */
 size_t sa_proto_spawn_size      (const char * const *argv, const char * const *envp,
-                                 const char *path, const char *cwd);
+                                 const char *path, const char *cwd, uint32_t n_targets);
 size_t sa_proto_spawn_encode    (uint8_t *out, uint32_t id, uint32_t flags,
                                  uint32_t timeout_ms, int32_t kill_signal,
+                                 const SaSpawnFds *fds,
                                  const char * const *argv, const char * const *envp,
                                  const char *path, const char *cwd);
+/* How many descriptors SPAWNED carries for these: one per pipe. */
+uint32_t sa_proto_spawn_n_pipes (const uint32_t stdio[3]);
 int    sa_proto_spawn_decode    (const SaProtoHeader *header, const uint8_t *payload,
                                  SaSpawnRequest *request);
 void   sa_proto_spawn_clear     (SaSpawnRequest *request);

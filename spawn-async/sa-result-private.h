@@ -16,4 +16,9 @@ SaResult *sa_result_new (GPid      pid,
 
 const char *sa_signal_name (int signum);
 
+gboolean    sa_check_wait_status (int       wait_status,
+                                  gboolean  timed_out,
+                                  gboolean  output_truncated,
+                                  GError  **error);
+
 G_END_DECLS

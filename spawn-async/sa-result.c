@@ -375,28 +375,39 @@ sa_result_check (SaResult  *self,
 {
   g_return_val_if_fail (SA_IS_RESULT (self), FALSE);
 
-  if (self->timed_out)
+  return sa_check_wait_status (self->wait_status, self->timed_out,
+                               self->output_truncated, error);
+}
+
+/* The errors of sa_result_check() and sa_process_wait_check(). */
+gboolean
+sa_check_wait_status (int       wait_status,
+                      gboolean  timed_out,
+                      gboolean  output_truncated,
+                      GError  **error)
+{
+  if (timed_out)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
                            _("child timed out"));
       return FALSE;
     }
-  if (self->output_truncated)
+  if (output_truncated)
     {
       g_set_error_literal (error, SA_SPAWN_ERROR, SA_SPAWN_ERROR_OUTPUT_LIMIT,
                            _("child output exceeded the limit"));
       return FALSE;
     }
-  if (WIFSIGNALED (self->wait_status))
+  if (WIFSIGNALED (wait_status))
     {
       g_set_error (error, SA_SPAWN_ERROR, SA_SPAWN_ERROR_SIGNALED,
                    _("child killed by signal %s"),
-                   sa_signal_name (WTERMSIG (self->wait_status)));
+                   sa_signal_name (WTERMSIG (wait_status)));
       return FALSE;
     }
-  if (!WIFEXITED (self->wait_status) || WEXITSTATUS (self->wait_status) != 0)
+  if (!WIFEXITED (wait_status) || WEXITSTATUS (wait_status) != 0)
     {
-      int status = sa_result_get_exit_status (self);
+      int status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : -1;
 
       g_set_error (error, G_SPAWN_EXIT_ERROR, status,
                    _("child exited with status %d"), status);

@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
-#include "sa-spawn-options.h"
+#include "sa-enums.h"
+#include "sa-spawn-options-private.h"
 
 /**
  * SaSpawnOptions:
  *
- * How [method@Sa.Worker.aspawn_async] runs one command: its environment,
- * working directory, standard input, time limit and output limit.
+ * How [method@Sa.Worker.aspawn_async] and [method@Sa.Worker.spawn_async]
+ * run one command: its environment, working directory, standard input,
+ * time limit and output limit; what its stdin, stdout and stderr are
+ * ([enum@Sa.Stdio]), and which other descriptors it gets
+ * ([method@Sa.SpawnOptions.take_fd]).
  *
  * A worker reads the options when the command is started; changing them
  * afterwards affects later commands only, so one `SaSpawnOptions` can be
@@ -33,6 +39,9 @@ struct _SaSpawnOptions
   guint    timeout_ms;
   int      kill_signal;
   guint64  max_output;
+  SaStdio  stdio[3];
+  GArray  *fds;           /* SaFdMapping, by target */
+  char    *fd_problem;    /* a take_fd() that cannot work, for the next spawn */
 };
 
 G_DEFINE_FINAL_TYPE (SaSpawnOptions, sa_spawn_options, G_TYPE_OBJECT)
@@ -45,6 +54,9 @@ enum {
   PROP_TIMEOUT_MS,
   PROP_KILL_SIGNAL,
   PROP_MAX_OUTPUT,
+  PROP_STDIN_MODE,
+  PROP_STDOUT_MODE,
+  PROP_STDERR_MODE,
   N_PROPS
 };
 
@@ -74,6 +86,10 @@ sa_spawn_options_finalize (GObject *object)
   g_clear_pointer (&self->env, g_strfreev);
   g_clear_pointer (&self->cwd, g_free);
   g_clear_pointer (&self->input, g_bytes_unref);
+  for (guint i = 0; i < self->fds->len; i++)
+    close (g_array_index (self->fds, SaFdMapping, i).source);
+  g_clear_pointer (&self->fds, g_array_unref);
+  g_clear_pointer (&self->fd_problem, g_free);
 
   G_OBJECT_CLASS (sa_spawn_options_parent_class)->finalize (object);
 }
@@ -95,6 +111,10 @@ utf8_strv (char **strv)
   copy[n] = NULL;
   return copy;
 }
+
+static void set_mode (SaSpawnOptions *self,
+                      guint           fd,
+                      SaStdio         mode);
 
 static void
 sa_spawn_options_get_property (GObject    *object,
@@ -123,6 +143,11 @@ sa_spawn_options_get_property (GObject    *object,
       break;
     case PROP_MAX_OUTPUT:
       g_value_set_uint64 (value, self->max_output);
+      break;
+    case PROP_STDIN_MODE:
+    case PROP_STDOUT_MODE:
+    case PROP_STDERR_MODE:
+      g_value_set_enum (value, self->stdio[prop_id - PROP_STDIN_MODE]);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -156,6 +181,11 @@ sa_spawn_options_set_property (GObject      *object,
       break;
     case PROP_MAX_OUTPUT:
       sa_spawn_options_set_max_output (self, g_value_get_uint64 (value));
+      break;
+    case PROP_STDIN_MODE:
+    case PROP_STDOUT_MODE:
+    case PROP_STDERR_MODE:
+      set_mode (self, prop_id - PROP_STDIN_MODE, g_value_get_enum (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -262,6 +292,50 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
                          0, G_MAXUINT64, SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT,
                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * SaSpawnOptions:stdin-mode:
+   *
+   * What the child's stdin is: %SA_STDIO_NULL (the default: `/dev/null`,
+   * or a pipe fed with [property@Sa.SpawnOptions:input] when it is set),
+   * %SA_STDIO_PIPE (a pipe: fed with the input by
+   * [method@Sa.Worker.aspawn_async], or [method@Sa.Process.get_stdin_pipe]),
+   * or %SA_STDIO_INHERIT (the caller's own stdin).
+   *
+   * Since: 1.2
+   */
+  properties[PROP_STDIN_MODE] =
+    g_param_spec_enum ("stdin-mode", NULL, NULL,
+                       SA_TYPE_STDIO, SA_STDIO_NULL,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:stdout-mode:
+   *
+   * What the child's stdout is: %SA_STDIO_PIPE (the default: captured by
+   * [method@Sa.Worker.aspawn_async], or [method@Sa.Process.get_stdout_pipe]),
+   * %SA_STDIO_NULL or %SA_STDIO_INHERIT.
+   *
+   * Since: 1.2
+   */
+  properties[PROP_STDOUT_MODE] =
+    g_param_spec_enum ("stdout-mode", NULL, NULL,
+                       SA_TYPE_STDIO, SA_STDIO_PIPE,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:stderr-mode:
+   *
+   * What the child's stderr is: %SA_STDIO_PIPE (the default),
+   * %SA_STDIO_NULL, %SA_STDIO_INHERIT, or %SA_STDIO_MERGE (the same as
+   * stdout: one interleaved stream, in order).
+   *
+   * Since: 1.2
+   */
+  properties[PROP_STDERR_MODE] =
+    g_param_spec_enum ("stderr-mode", NULL, NULL,
+                       SA_TYPE_STDIO, SA_STDIO_PIPE,
+                       (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -270,6 +344,10 @@ sa_spawn_options_init (SaSpawnOptions *self)
 {
   self->kill_signal = SIGTERM;
   self->max_output = SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT;
+  self->stdio[0] = SA_STDIO_NULL;
+  self->stdio[1] = SA_STDIO_PIPE;
+  self->stdio[2] = SA_STDIO_PIPE;
+  self->fds = g_array_new (FALSE, FALSE, sizeof (SaFdMapping));
 }
 
 /**
@@ -495,4 +573,198 @@ sa_spawn_options_set_max_output (SaSpawnOptions *self,
 
   self->max_output = max_output;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_OUTPUT]);
+}
+
+static void
+set_mode (SaSpawnOptions *self,
+          guint           fd,
+          SaStdio         mode)
+{
+  if (self->stdio[fd] == mode)
+    return;
+
+  self->stdio[fd] = mode;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STDIN_MODE + fd]);
+}
+
+/**
+ * sa_spawn_options_get_stdin_mode:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:stdin-mode].
+ *
+ * Returns: what the child's stdin is
+ *
+ * Since: 1.2
+ */
+SaStdio
+sa_spawn_options_get_stdin_mode (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), SA_STDIO_NULL);
+
+  return self->stdio[0];
+}
+
+/**
+ * sa_spawn_options_set_stdin_mode:
+ * @self: a #SaSpawnOptions
+ * @mode: what the child's stdin is
+ *
+ * Sets [property@Sa.SpawnOptions:stdin-mode].
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_stdin_mode (SaSpawnOptions *self,
+                                 SaStdio         mode)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  set_mode (self, 0, mode);
+}
+
+/**
+ * sa_spawn_options_get_stdout_mode:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:stdout-mode].
+ *
+ * Returns: what the child's stdout is
+ *
+ * Since: 1.2
+ */
+SaStdio
+sa_spawn_options_get_stdout_mode (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), SA_STDIO_PIPE);
+
+  return self->stdio[1];
+}
+
+/**
+ * sa_spawn_options_set_stdout_mode:
+ * @self: a #SaSpawnOptions
+ * @mode: what the child's stdout is
+ *
+ * Sets [property@Sa.SpawnOptions:stdout-mode].
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_stdout_mode (SaSpawnOptions *self,
+                                  SaStdio         mode)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  set_mode (self, 1, mode);
+}
+
+/**
+ * sa_spawn_options_get_stderr_mode:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:stderr-mode].
+ *
+ * Returns: what the child's stderr is
+ *
+ * Since: 1.2
+ */
+SaStdio
+sa_spawn_options_get_stderr_mode (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), SA_STDIO_PIPE);
+
+  return self->stdio[2];
+}
+
+/**
+ * sa_spawn_options_set_stderr_mode:
+ * @self: a #SaSpawnOptions
+ * @mode: what the child's stderr is
+ *
+ * Sets [property@Sa.SpawnOptions:stderr-mode].
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_stderr_mode (SaSpawnOptions *self,
+                                  SaStdio         mode)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  set_mode (self, 2, mode);
+}
+
+/**
+ * sa_spawn_options_take_fd:
+ * @self: a #SaSpawnOptions
+ * @source_fd: a file descriptor of the caller, which the options now own
+ * @target_fd: its number in the child
+ *
+ * Gives every command started with these options @source_fd as its
+ * descriptor @target_fd, as GSubprocessLauncher's `take_fd()`. Targets
+ * 0, 1 and 2 override [property@Sa.SpawnOptions:stdin-mode],
+ * `stdout-mode` and `stderr-mode` (a file as stdout, say); other targets
+ * are extra descriptors (a pipe as fd 3). The child gets exactly 0, 1, 2
+ * and its targets, nothing else.
+ *
+ * The options own @source_fd from now on and close it when they are
+ * freed; it travels to the helper with each command (`SCM_RIGHTS`), so
+ * options with descriptors can start many commands. Giving a target a
+ * second time replaces (and closes) the first source.
+ *
+ * A negative descriptor, or more than 64 targets, makes the next
+ * command fail with `G_IO_ERROR_INVALID_ARGUMENT`; a worker whose helper
+ * runs on another machine cannot pass descriptors
+ * (`G_IO_ERROR_NOT_SUPPORTED`).
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_take_fd (SaSpawnOptions *self,
+                          int             source_fd,
+                          int             target_fd)
+{
+  SaFdMapping mapping = { source_fd, target_fd };
+
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (source_fd < 0 || target_fd < 0)
+    {
+      if (self->fd_problem == NULL)
+        self->fd_problem = g_strdup_printf ("take_fd (%d, %d): a descriptor cannot be negative",
+                                            source_fd, target_fd);
+      if (source_fd >= 0)
+        close (source_fd);
+      return;
+    }
+
+  /* Kept close-on-exec: it is the child's only through the helper. */
+  fcntl (source_fd, F_SETFD, FD_CLOEXEC);
+
+  for (guint i = 0; i < self->fds->len; i++)
+    {
+      SaFdMapping *old = &g_array_index (self->fds, SaFdMapping, i);
+
+      if (old->target == target_fd)
+        {
+          if (old->source != source_fd)
+            close (old->source);
+          old->source = source_fd;
+          return;
+        }
+    }
+  g_array_append_val (self->fds, mapping);
+}
+
+/* Library-private: the descriptors given with take_fd(), and what was
+ * wrong with one, if anything. */
+const SaFdMapping *
+sa_spawn_options_get_fds (SaSpawnOptions *self,
+                          guint          *n_fds,
+                          const char    **problem)
+{
+  *n_fds = self->fds->len;
+  *problem = self->fd_problem;
+  return (const SaFdMapping *)(gpointer)self->fds->data;
 }

@@ -18,6 +18,29 @@ G_BEGIN_DECLS
  */
 #define SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT (G_GUINT64_CONSTANT (1) << 30)
 
+/**
+ * SaStdio:
+ * @SA_STDIO_NULL: `/dev/null`
+ * @SA_STDIO_PIPE: a pipe: captured by [method@Sa.Worker.aspawn_async]
+ *   (fed with [property@Sa.SpawnOptions:input] for stdin), a stream on
+ *   [class@Sa.Process]
+ * @SA_STDIO_INHERIT: the caller's own fd 0, 1 or 2, as it is when the
+ *   command starts
+ * @SA_STDIO_MERGE: stderr only: the same as stdout, so that both are one
+ *   interleaved stream, in the order they were written
+ *
+ * What a child's stdin, stdout or stderr is.
+ *
+ * Since: 1.2
+ */
+typedef enum
+{
+  SA_STDIO_NULL,
+  SA_STDIO_PIPE,
+  SA_STDIO_INHERIT,
+  SA_STDIO_MERGE,
+} SaStdio;
+
 #define SA_TYPE_SPAWN_OPTIONS (sa_spawn_options_get_type ())
 
 SA_AVAILABLE_IN_1_0
@@ -56,5 +79,24 @@ guint64              sa_spawn_options_get_max_output (SaSpawnOptions     *self);
 SA_AVAILABLE_IN_1_0
 void                 sa_spawn_options_set_max_output (SaSpawnOptions     *self,
                                                       guint64             max_output);
+SA_AVAILABLE_IN_1_2
+SaStdio              sa_spawn_options_get_stdin_mode  (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_stdin_mode  (SaSpawnOptions    *self,
+                                                       SaStdio            mode);
+SA_AVAILABLE_IN_1_2
+SaStdio              sa_spawn_options_get_stdout_mode (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_stdout_mode (SaSpawnOptions    *self,
+                                                       SaStdio            mode);
+SA_AVAILABLE_IN_1_2
+SaStdio              sa_spawn_options_get_stderr_mode (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_stderr_mode (SaSpawnOptions    *self,
+                                                       SaStdio            mode);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_take_fd         (SaSpawnOptions    *self,
+                                                       int                source_fd,
+                                                       int                target_fd);
 
 G_END_DECLS

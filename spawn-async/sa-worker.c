@@ -12,7 +12,9 @@
 #include "sa-connection-private.h"
 #include "sa-debug-private.h"
 #include "sa-error.h"
+#include "sa-process-private.h"
 #include "sa-protocol.h"
+#include "sa-request-private.h"
 #include "sa-task-private.h"
 #include "sa-worker-private.h"
 
@@ -722,103 +724,36 @@ sa_worker_init (SaWorker *self)
 
 /* -- spawning -------------------------------------------------------------- */
 
-
-/* Where argv[0] is looked up: the child's PATH, else the caller's, else
- * the system default. Empty for a program given with a slash. */
-static const char *
-search_path (const char         *program,
-             const char * const *env)
+/* The task is answered: now with an error, or later by the I/O thread. */
+static void
+submit (SaWorker           *self,
+        GTask              *task,
+        const char * const *argv,
+        SaSpawnOptions     *options,
+        gboolean            for_process)
 {
-  const char *path;
+  g_autoptr(GError) error = NULL;
+  SaCommand *command;
 
-  if (strchr (program, '/') != NULL)
-    return "";
-
-  for (; env != NULL && *env != NULL; env++)
-    if (g_str_has_prefix (*env, "PATH="))
-      return *env + strlen ("PATH=");
-
-  path = g_getenv ("PATH");
-  return path != NULL ? path : "/bin:/usr/bin";
-}
-
-static gboolean
-validate (const char * const  *argv,
-          const char * const  *env,
-          int                  kill_signal,
-          GError             **error)
-{
-  if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
+  if (self->connection == NULL)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                           _("The argument vector must hold at least a program name"));
-      return FALSE;
+      g_task_return_new_error (task, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                               _("The worker was not initialized"));
+      return;
     }
 
-  for (; env != NULL && *env != NULL; env++)
+  command = sa_request_prepare (task, argv, options, for_process, &error);
+  if (command == NULL)
     {
-      if (strchr (*env, '=') == NULL || (*env)[0] == '=')
-        {
-          /* The entry has no value to hide: it is the name that is wrong. */
-          g_autofree char *entry = g_utf8_make_valid (*env, -1);
-
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       _("The environment entry “%s” is not of the form NAME=value"),
-                       entry);
-          return FALSE;
-        }
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
 
-  if (kill_signal <= 0 || kill_signal >= NSIG)
+  if (!sa_connection_submit (self->connection, command, &error))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("%d is not a signal number"), kill_signal);
-      return FALSE;
+      sa_command_answer (command, g_steal_pointer (&error));
+      sa_command_free (command);
     }
-
-  return TRUE;
-}
-
-static SaCommand *
-prepare_command (GTask               *task,
-                 const char * const  *argv,
-                 SaSpawnOptions      *options,
-                 GError             **error)
-{
-  const char * const *env = options ? sa_spawn_options_get_env (options) : NULL;
-  const char *cwd = options ? sa_spawn_options_get_cwd (options) : NULL;
-  GBytes *input = options ? sa_spawn_options_get_input (options) : NULL;
-  guint timeout_ms = options ? sa_spawn_options_get_timeout_ms (options) : 0;
-  int kill_signal = options ? sa_spawn_options_get_kill_signal (options) : SIGTERM;
-  guint64 max_output = options ? sa_spawn_options_get_max_output (options)
-                               : SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT;
-  const char * const *child_env;
-  const char *path;
-  guint8 *frame;
-  gsize size;
-
-  if (!validate (argv, env, kill_signal, error))
-    return NULL;
-
-  /* NULL: the caller's environment as it is now. */
-  child_env = env != NULL ? env : (const char * const *)environ;
-  path = search_path (argv[0], child_env);
-
-  size = sa_proto_spawn_size (argv, child_env, path, cwd);
-  if (size == 0)
-    {
-      g_autofree char *program = g_utf8_make_valid (argv[0], -1);
-
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_TOO_BIG,
-                   _("Failed to execute “%s”: %s"), program, g_strerror (E2BIG));
-      return NULL;
-    }
-
-  frame = g_malloc (size);
-  sa_proto_spawn_encode (frame, 0, input ? SA_SPAWN_FLAG_STDIN_PIPE : 0,
-                         timeout_ms, kill_signal, argv, child_env, path, cwd);
-
-  return sa_command_new (task, argv[0], cwd, frame, size, input, max_output, kill_signal);
 }
 
 /**
@@ -861,8 +796,6 @@ sa_worker_aspawn_async (SaWorker            *self,
                         gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  SaCommand *command;
 
   g_return_if_fail (SA_IS_WORKER (self));
   g_return_if_fail (options == NULL || SA_IS_SPAWN_OPTIONS (options));
@@ -875,25 +808,7 @@ sa_worker_aspawn_async (SaWorker            *self,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  if (self->connection == NULL)
-    {
-      g_task_return_new_error (task, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
-                               _("The worker was not initialized"));
-      return;
-    }
-
-  command = prepare_command (task, argv, options, &error);
-  if (command == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  if (!sa_connection_submit (self->connection, command, &error))
-    {
-      sa_command_answer (command, g_steal_pointer (&error));
-      sa_command_free (command);
-    }
+  submit (self, task, argv, options, FALSE);
 }
 
 /**
@@ -928,6 +843,136 @@ sa_worker_aspawn_finish (SaWorker      *self,
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sa_worker_aspawn_async, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * sa_worker_spawn_async:
+ * @self: a #SaWorker
+ * @argv: (array zero-terminated=1) (element-type filename): the program
+ *   and its arguments; `argv[0]` without a `/` is looked up in `PATH`
+ * @options: (nullable): how to run it, or %NULL for the defaults (stdin
+ *   `/dev/null`, stdout and stderr pipes)
+ * @cancellable: (nullable): a #GCancellable; cancelling it before the
+ *   call completes kills the child if it has started
+ * @callback: (scope async): called once the child has started (or
+ *   failed to), in the thread-default main context of the calling thread
+ * @user_data: (closure): data for @callback
+ *
+ * Starts @argv through the worker's helper as a live process: get the
+ * [class@Sa.Process] with [method@Sa.Worker.spawn_finish], then talk to
+ * the child through its pipes and wait for its end. As with
+ * [method@Sa.Worker.aspawn_async], the call only hands the command over,
+ * never blocks and may be made from any thread.
+ *
+ * [property@Sa.SpawnOptions:stdin-mode], `stdout-mode` and `stderr-mode`
+ * choose which pipes the process has; [property@Sa.SpawnOptions:input]
+ * does not apply (write to the stdin pipe), nor does
+ * [property@Sa.SpawnOptions:max-output].
+ *
+ * Since: 1.2
+ */
+void
+sa_worker_spawn_async (SaWorker            *self,
+                       const char * const  *argv,
+                       SaSpawnOptions      *options,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (SA_IS_WORKER (self));
+  g_return_if_fail (options == NULL || SA_IS_SPAWN_OPTIONS (options));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, sa_worker_spawn_async);
+  g_task_set_name (task, "[spawn-async] spawn");
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  submit (self, task, argv, options, TRUE);
+}
+
+/**
+ * sa_worker_spawn_finish:
+ * @self: a #SaWorker
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets the process started by [method@Sa.Worker.spawn_async]. It fails
+ * as [method@Sa.Worker.aspawn_finish] does when the child could not be
+ * started: `G_IO_ERROR_INVALID_ARGUMENT`, `G_SPAWN_ERROR`,
+ * `G_IO_ERROR_CANCELLED` (the child, if it had started, is killed), or
+ * a [error@Sa.WorkerError].
+ *
+ * Returns: (transfer full): the process, or %NULL with @error set
+ *
+ * Since: 1.2
+ */
+SaProcess *
+sa_worker_spawn_finish (SaWorker      *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  SaSpawned *spawned;
+
+  g_return_val_if_fail (SA_IS_WORKER (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == sa_worker_spawn_async, NULL);
+
+  spawned = g_task_propagate_pointer (G_TASK (result), error);
+  return spawned != NULL ? sa_process_new_take (spawned) : NULL;
+}
+
+static void
+on_spawned_sync (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  GAsyncResult **slot = user_data;
+
+  *slot = g_object_ref (result);
+}
+
+/**
+ * sa_worker_spawn:
+ * @self: a #SaWorker
+ * @argv: (array zero-terminated=1) (element-type filename): the program
+ *   and its arguments; `argv[0]` without a `/` is looked up in `PATH`
+ * @options: (nullable): how to run it, or %NULL for the defaults
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of [method@Sa.Worker.spawn_async], for scripts: it
+ * waits for one round trip to the helper (the child's start), never for
+ * a fork of the caller.
+ *
+ * Returns: (transfer full): the process, or %NULL with @error set
+ *
+ * Since: 1.2
+ */
+SaProcess *
+sa_worker_spawn (SaWorker            *self,
+                 const char * const  *argv,
+                 SaSpawnOptions      *options,
+                 GCancellable        *cancellable,
+                 GError             **error)
+{
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_return_val_if_fail (SA_IS_WORKER (self), NULL);
+
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  sa_worker_spawn_async (self, argv, options, cancellable, on_spawned_sync, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  return sa_worker_spawn_finish (self, result, error);
 }
 
 /**

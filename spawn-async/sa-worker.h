@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "sa-process.h"
 #include "sa-result.h"
 #include "sa-spawn-options.h"
 #include "sa-version-macros.h"
@@ -39,6 +40,23 @@ void      sa_worker_aspawn_async   (SaWorker            *self,
 SA_AVAILABLE_IN_1_0
 SaResult *sa_worker_aspawn_finish  (SaWorker            *self,
                                     GAsyncResult        *result,
+                                    GError             **error);
+SA_AVAILABLE_IN_1_2
+void       sa_worker_spawn_async   (SaWorker            *self,
+                                    const char * const  *argv,
+                                    SaSpawnOptions      *options,
+                                    GCancellable        *cancellable,
+                                    GAsyncReadyCallback  callback,
+                                    gpointer             user_data);
+SA_AVAILABLE_IN_1_2
+SaProcess *sa_worker_spawn_finish  (SaWorker            *self,
+                                    GAsyncResult        *result,
+                                    GError             **error);
+SA_AVAILABLE_IN_1_2
+SaProcess *sa_worker_spawn         (SaWorker            *self,
+                                    const char * const  *argv,
+                                    SaSpawnOptions      *options,
+                                    GCancellable        *cancellable,
                                     GError             **error);
 SA_AVAILABLE_IN_1_0
 void      sa_worker_destroy        (SaWorker            *self);

@@ -8,6 +8,7 @@
 # include "sa-version-macros.h"
 # include "sa-error.h"
 # include "sa-enums.h"
+# include "sa-process.h"
 # include "sa-result.h"
 # include "sa-spawn-options.h"
 # include "sa-worker.h"

@@ -9,20 +9,28 @@
 
 #include "sa-protocol.h"
 
+/* stdin a pipe, stdout a descriptor (target 1), stderr merged, and a
+ * descriptor as fd 7. */
+static const int32_t round_trip_targets[] = { 1, 7 };
+static const SaSpawnFds round_trip_fds = {
+  { SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_FD, SA_PROTO_STDIO_MERGE },
+  G_N_ELEMENTS (round_trip_targets), round_trip_targets
+};
+
 static guint8 *
 encode_spawn (const char * const *argv,
               const char * const *envp,
               const char         *path,
               const char         *cwd,
+              const SaSpawnFds   *fds,
               gsize              *len)
 {
-  gsize size = sa_proto_spawn_size (argv, envp, path, cwd);
+  gsize size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0);
   guint8 *frame;
 
   g_assert_cmpuint (size, >, SA_PROTO_HEADER_SIZE);
   frame = g_malloc (size);
-  *len = sa_proto_spawn_encode (frame, 42, SA_SPAWN_FLAG_STDIN_PIPE, 1500, SIGINT,
-                                argv, envp, path, cwd);
+  *len = sa_proto_spawn_encode (frame, 42, 0, 1500, SIGINT, fds, argv, envp, path, cwd);
   g_assert_cmpuint (*len, ==, size);
   return frame;
 }
@@ -33,7 +41,8 @@ test_spawn_round_trip (void)
   const char *argv[] = { "ls", "-l", "", "/etc/passwd", NULL };
   const char *envp[] = { "A=1", "EMPTY=", NULL };
   gsize len;
-  g_autofree guint8 *frame = encode_spawn (argv, envp, "/bin:/usr/bin", "/tmp", &len);
+  g_autofree guint8 *frame = encode_spawn (argv, envp, "/bin:/usr/bin", "/tmp",
+                                           &round_trip_fds, &len);
   SaProtoHeader header;
   const guint8 *payload;
   SaSpawnRequest req;
@@ -41,11 +50,18 @@ test_spawn_round_trip (void)
   g_assert_cmpint (sa_proto_next_frame (frame, len, &header, &payload), ==, SA_PROTO_OK);
   g_assert_cmpuint (header.type, ==, SA_MSG_SPAWN);
   g_assert_cmpuint (header.id, ==, 42);
-  g_assert_cmpuint (header.n_fds, ==, 0);
+  g_assert_cmpuint (header.n_fds, ==, 2);
   g_assert_cmpuint (SA_PROTO_HEADER_SIZE + header.length, ==, len);
 
   g_assert_cmpint (sa_proto_spawn_decode (&header, payload, &req), ==, SA_PROTO_OK);
-  g_assert_cmpuint (req.flags, ==, SA_SPAWN_FLAG_STDIN_PIPE | SA_SPAWN_FLAG_HAS_CWD);
+  g_assert_cmpuint (req.flags, ==, SA_SPAWN_FLAG_HAS_CWD);
+  g_assert_cmpuint (req.stdio[0], ==, SA_PROTO_STDIO_PIPE);
+  g_assert_cmpuint (req.stdio[1], ==, SA_PROTO_STDIO_FD);
+  g_assert_cmpuint (req.stdio[2], ==, SA_PROTO_STDIO_MERGE);
+  g_assert_cmpuint (req.n_targets, ==, 2);
+  g_assert_cmpint (req.targets[0], ==, 1);
+  g_assert_cmpint (req.targets[1], ==, 7);
+  g_assert_cmpuint (sa_proto_spawn_n_pipes (req.stdio), ==, 1);
   g_assert_cmpuint (req.timeout_ms, ==, 1500);
   g_assert_cmpint (req.kill_signal, ==, SIGINT);
   g_assert_cmpstr (req.path, ==, "/bin:/usr/bin");
@@ -60,7 +76,7 @@ test_spawn_no_cwd_no_env (void)
 {
   const char *argv[] = { "true", NULL };
   gsize len;
-  g_autofree guint8 *frame = encode_spawn (argv, NULL, NULL, NULL, &len);
+  g_autofree guint8 *frame = encode_spawn (argv, NULL, NULL, NULL, NULL, &len);
   SaProtoHeader header;
   const guint8 *payload;
   SaSpawnRequest req;
@@ -72,6 +88,10 @@ test_spawn_no_cwd_no_env (void)
   g_assert_cmpuint (req.envc, ==, 0);
   g_assert_null (req.envp[0]);
   g_assert_cmpuint (req.flags & SA_SPAWN_FLAG_HAS_CWD, ==, 0);
+  g_assert_cmpuint (req.stdio[0], ==, SA_PROTO_STDIO_NULL);
+  g_assert_cmpuint (req.stdio[1], ==, SA_PROTO_STDIO_PIPE);
+  g_assert_cmpuint (req.stdio[2], ==, SA_PROTO_STDIO_PIPE);
+  g_assert_cmpuint (req.n_targets, ==, 0);
   sa_proto_spawn_clear (&req);
 }
 
@@ -80,7 +100,7 @@ test_need_more (void)
 {
   const char *argv[] = { "echo", "hi", NULL };
   gsize len;
-  g_autofree guint8 *frame = encode_spawn (argv, NULL, "", NULL, &len);
+  g_autofree guint8 *frame = encode_spawn (argv, NULL, "", NULL, NULL, &len);
   SaProtoHeader header;
   const guint8 *payload;
 
@@ -133,9 +153,11 @@ test_bad_headers (void)
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
   sa_proto_header_encode (buf, SA_MSG_SPAWNED, SA_PROTO_MAX_FDS + 1, 1, 4);
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
+  sa_proto_header_encode (buf, SA_MSG_SPAWN, SA_PROTO_MAX_SPAWN_FDS + 1, 1, 40);
+  g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
 
   /* A fixed-size frame of the wrong size. */
-  sa_proto_header_encode (buf, SA_MSG_KILL, 0, 1, 8);
+  sa_proto_header_encode (buf, SA_MSG_KILL, 0, 1, 4);
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
   sa_proto_header_encode (buf, SA_MSG_HELLO, 0, 0, 4);
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
@@ -147,32 +169,52 @@ put_u32 (guint8 *p, guint32 v)
   memcpy (p, &v, 4);
 }
 
-/* A SPAWN payload by hand: 5 words then bytes. */
-static int
-decode_raw (guint32       flags,
-            gint32        signal,
-            guint32       argc,
-            guint32       envc,
-            const char   *strings,
-            gsize         strings_len)
+/* A SPAWN payload by hand: 9 words, the targets, then bytes. */
+typedef struct
 {
-  g_autofree guint8 *frame = g_malloc0 (SA_PROTO_HEADER_SIZE + 20 + strings_len);
+  guint32 flags;
+  gint32 signal;
+  guint32 argc, envc;
+  guint32 stdio[3];
+  guint32 n_targets;        /* also the header's n_fds, unless n_fds says */
+  gint32 targets[3];
+  const char *strings;
+  gsize len;
+  int n_fds;                /* -1: n_targets */
+  int expected;
+} RawSpawn;
+
+static int
+decode_raw (const RawSpawn *raw)
+{
+  guint32 n_targets = MIN (raw->n_targets, 3);
+  gsize payload_len = 36 + 4 * n_targets + raw->len;
+  g_autofree guint8 *frame = g_malloc0 (SA_PROTO_HEADER_SIZE + payload_len);
   guint8 *p = frame + SA_PROTO_HEADER_SIZE;
   SaProtoHeader header;
   const guint8 *payload;
   SaSpawnRequest req;
   int ret;
 
-  sa_proto_header_encode (frame, SA_MSG_SPAWN, 0, 1, (guint32)(20 + strings_len));
-  put_u32 (p, flags);
+  sa_proto_header_encode (frame, SA_MSG_SPAWN,
+                          raw->n_fds >= 0 ? (guint16)raw->n_fds : (guint16)raw->n_targets,
+                          1, (guint32)payload_len);
+  put_u32 (p, raw->flags);
   put_u32 (p + 4, 0);
-  put_u32 (p + 8, (guint32)signal);
-  put_u32 (p + 12, argc);
-  put_u32 (p + 16, envc);
-  memcpy (p + 20, strings, strings_len);
+  put_u32 (p + 8, (guint32)raw->signal);
+  put_u32 (p + 12, raw->argc);
+  put_u32 (p + 16, raw->envc);
+  put_u32 (p + 20, raw->stdio[0]);
+  put_u32 (p + 24, raw->stdio[1]);
+  put_u32 (p + 28, raw->stdio[2]);
+  put_u32 (p + 32, raw->n_targets);
+  for (guint32 i = 0; i < n_targets; i++)
+    put_u32 (p + 36 + 4 * i, (guint32)raw->targets[i]);
+  memcpy (p + 36 + 4 * n_targets, raw->strings, raw->len);
 
-  g_assert_cmpint (sa_proto_next_frame (frame, SA_PROTO_HEADER_SIZE + 20 + strings_len,
-                                        &header, &payload), ==, SA_PROTO_OK);
+  if (sa_proto_next_frame (frame, SA_PROTO_HEADER_SIZE + payload_len,
+                           &header, &payload) != SA_PROTO_OK)
+    return SA_PROTO_INVALID;
   ret = sa_proto_spawn_decode (&header, payload, &req);
   if (ret == SA_PROTO_OK)
     sa_proto_spawn_clear (&req);
@@ -184,35 +226,43 @@ test_bad_spawn (void)
 {
   /* path, argv[0] */
   static const char good[] = "\0echo";
-  struct {
-    guint32 flags;
-    gint32 signal;
-    guint32 argc, envc;
-    const char *strings;
-    gsize len;
-    int expected;
-  } cases[] = {
-    { 0, SIGTERM, 1, 0, good, sizeof good, SA_PROTO_OK },
-    { 0, SIGTERM, 0, 0, good, sizeof good, SA_PROTO_INVALID },          /* argc 0 */
-    { 0, SIGTERM, 2, 0, good, sizeof good, SA_PROTO_INVALID },          /* missing string */
-    { 0, SIGTERM, 1, 1, good, sizeof good, SA_PROTO_INVALID },          /* missing env */
-    { 0, SIGTERM, 1, 0, good, sizeof good - 1, SA_PROTO_INVALID },      /* no final NUL */
-    { 0, SIGTERM, 1, 0, "\0echo\0extra", 12, SA_PROTO_INVALID },        /* trailing bytes */
-    { 0, SIGTERM, 1, 0, "\0\0", 2, SA_PROTO_INVALID },                  /* empty argv[0] */
-    { 0, 0, 1, 0, good, sizeof good, SA_PROTO_INVALID },                /* signal 0 */
-    { 0, -1, 1, 0, good, sizeof good, SA_PROTO_INVALID },               /* signal -1 */
-    { 0, 999, 1, 0, good, sizeof good, SA_PROTO_INVALID },              /* signal 999 */
-    { 1u << 7, SIGTERM, 1, 0, good, sizeof good, SA_PROTO_INVALID },    /* unknown flag */
-    { SA_SPAWN_FLAG_HAS_CWD, SIGTERM, 1, 0, good, sizeof good, SA_PROTO_INVALID }, /* cwd eats argv[0] */
-    { 0, SIGTERM, G_MAXUINT32, 0, good, sizeof good, SA_PROTO_INVALID },
-    { 0, SIGTERM, 1, G_MAXUINT32, good, sizeof good, SA_PROTO_INVALID },
-    { 0, SIGTERM, 0x80000000u, 0x80000000u, good, sizeof good, SA_PROTO_INVALID },
+#define STD { 0, 1, 1 }
+  const RawSpawn cases[] = {
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    { 0, SIGTERM, 0, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* argc 0 */
+    { 0, SIGTERM, 2, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* missing string */
+    { 0, SIGTERM, 1, 1, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* missing env */
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good - 1, -1, SA_PROTO_INVALID },      /* no final NUL */
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, "\0echo\0extra", 12, -1, SA_PROTO_INVALID },        /* trailing bytes */
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, "\0\0", 2, -1, SA_PROTO_INVALID },                  /* empty argv[0] */
+    { 0, 0, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },                /* signal 0 */
+    { 0, -1, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },               /* signal -1 */
+    { 0, 999, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },              /* signal 999 */
+    { 1u << 7, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* unknown flag */
+    { 1u << 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* version 1's STDIN_PIPE */
+    { SA_SPAWN_FLAG_HAS_CWD, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* cwd eats argv[0] */
+    { 0, SIGTERM, G_MAXUINT32, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
+    { 0, SIGTERM, 1, G_MAXUINT32, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
+    { 0, SIGTERM, 0x80000000u, 0x80000000u, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
+    /* the descriptors */
+    { 0, SIGTERM, 1, 0, { 2, 0, 3 }, 1, { 0 }, good, sizeof good, -1, SA_PROTO_OK },       /* stdin a fd, stderr merged */
+    { 0, SIGTERM, 1, 0, { 4, 1, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* unknown mode */
+    { 0, SIGTERM, 1, 0, { 3, 1, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* stdin merged */
+    { 0, SIGTERM, 1, 0, { 0, 3, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* stdout merged */
+    { 0, SIGTERM, 1, 0, { 0, 2, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* FD without target */
+    { 0, SIGTERM, 1, 0, STD, 1, { 1 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* target 1, not FD */
+    { 0, SIGTERM, 1, 0, STD, 2, { 5, 5 }, good, sizeof good, -1, SA_PROTO_INVALID },       /* a target twice */
+    { 0, SIGTERM, 1, 0, STD, 1, { -1 }, good, sizeof good, -1, SA_PROTO_INVALID },         /* negative target */
+    { 0, SIGTERM, 1, 0, STD, 1, { 1 << 20 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* target too large */
+    { 0, SIGTERM, 1, 0, STD, 1, { 5 }, good, sizeof good, 2, SA_PROTO_INVALID },           /* n_fds differs */
+    { 0, SIGTERM, 1, 0, STD, 1000, { 5 }, good, sizeof good, 1, SA_PROTO_INVALID },        /* n_targets too large */
+    { 0, SIGTERM, 1, 0, STD, 3, { 3, 4, 5 }, good, sizeof good, -1, SA_PROTO_OK },
   };
+#undef STD
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      int ret = decode_raw (cases[i].flags, cases[i].signal, cases[i].argc,
-                            cases[i].envc, cases[i].strings, cases[i].len);
+      int ret = decode_raw (&cases[i]);
       if (ret != cases[i].expected)
         g_error ("case %u: %d, expected %d", i, ret, cases[i].expected);
     }
@@ -227,7 +277,9 @@ test_spawn_too_big (void)
 
   memset (big, 'x', big_len);
   big[big_len] = '\0';
-  g_assert_cmpuint (sa_proto_spawn_size (argv, NULL, "", NULL), ==, 0);
+  g_assert_cmpuint (sa_proto_spawn_size (argv, NULL, "", NULL, 0), ==, 0);
+  g_assert_cmpuint (sa_proto_spawn_size ((const char *[]) { "true", NULL }, NULL, "", NULL,
+                                         SA_PROTO_MAX_SPAWN_FDS + 1), ==, 0);
 }
 
 int

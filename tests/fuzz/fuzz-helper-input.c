@@ -5,14 +5,18 @@
  * sa_proto_spawn_decode(), sa_proto_decode_words()).
  *
  * Input: byte 0 chooses how the stream is cut into datagrams (0: one
- * datagram; n: datagrams of n bytes); the rest is the stream. The
+ * datagram; n: datagrams of n bytes), byte 1 how many descriptors come
+ * with the second datagram (copies of /dev/null: the first holds HELLO);
+ * the rest is the stream. The
  * sa_helper_on_*() functions below stand in for the helper: they spawn
  * nothing, check every invariant of what they are given, and re-encode
  * each SPAWN request to check that the codec gives it back unchanged.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 #include "sa-helper-input.h"
@@ -44,10 +48,11 @@ sa_helper_on_spawn_nomem (uint32_t id)
 }
 
 void
-sa_helper_on_kill (uint32_t id, int signum)
+sa_helper_on_kill (uint32_t id, int signum, uint32_t flags)
 {
   (void) id;
   FUZZ_CHECK (signum >= 1 && signum < NSIG);
+  FUZZ_CHECK ((flags & ~SA_KILL_FLAGS_ALL) == 0);
 }
 
 static void
@@ -63,8 +68,12 @@ check_strv (char **strv, uint32_t n)
 }
 
 void
-sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
+sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
 {
+  const SaSpawnFds request_fds = {
+    { request->stdio[0], request->stdio[1], request->stdio[2] },
+    request->n_targets, request->targets
+  };
   SaProtoHeader header;
   SaSpawnRequest again;
   const uint8_t *payload;
@@ -80,16 +89,25 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
   check_strv (request->argv, request->argc);
   check_strv (request->envp, request->envc);
   FUZZ_CHECK (request->argv[0][0] != '\0');
+  FUZZ_CHECK (request->n_targets <= SA_PROTO_MAX_SPAWN_FDS);
+  for (uint32_t i = 0; i < request->n_targets; i++)
+    {
+      FUZZ_CHECK (fds[i] >= 0);           /* every declared descriptor came */
+      FUZZ_CHECK (request->targets[i] >= 0 && request->targets[i] < SA_PROTO_MAX_TARGET_FD);
+      close (fds[i]);
+    }
+  for (int fd = 0; fd < 3; fd++)
+    FUZZ_CHECK (request->stdio[fd] <= SA_PROTO_STDIO_MERGE);
 
   /* encode (decode (frame)) decodes to the same request */
   size = sa_proto_spawn_size ((const char * const *) request->argv,
                               (const char * const *) request->envp,
-                              request->path, request->cwd);
+                              request->path, request->cwd, request->n_targets);
   FUZZ_CHECK (size > 0);
   frame = malloc (size);
   FUZZ_CHECK (frame != NULL);
   len = sa_proto_spawn_encode (frame, id, request->flags, request->timeout_ms,
-                               request->kill_signal,
+                               request->kill_signal, &request_fds,
                                (const char * const *) request->argv,
                                (const char * const *) request->envp,
                                request->path, request->cwd);
@@ -101,6 +119,10 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
   FUZZ_CHECK (again.flags == request->flags);
   FUZZ_CHECK (again.timeout_ms == request->timeout_ms);
   FUZZ_CHECK (again.kill_signal == request->kill_signal);
+  FUZZ_CHECK (memcmp (again.stdio, request->stdio, sizeof again.stdio) == 0);
+  FUZZ_CHECK (again.n_targets == request->n_targets);
+  for (uint32_t i = 0; i < again.n_targets; i++)
+    FUZZ_CHECK (again.targets[i] == request->targets[i]);
   FUZZ_CHECK (again.argc == request->argc && again.envc == request->envc);
   FUZZ_CHECK (strcmp (again.path, request->path) == 0);
   FUZZ_CHECK ((again.cwd == NULL) == (request->cwd == NULL));
@@ -120,13 +142,18 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  static int dev_null = -1;
   SaHelperInput input = { 0 };
-  size_t piece, offset = 1;
+  size_t piece, offset = 2;
+  size_t n_fds, datagram = 0;
 
-  if (size < 1)
+  if (size < 2)
     return 0;
   piece = data[0] == 0 ? size : data[0];
+  n_fds = data[1] % (SA_PROTO_MAX_SPAWN_FDS + 1);
   n_children = 0;
+  if (dev_null < 0)
+    dev_null = open ("/dev/null", O_RDONLY | O_CLOEXEC);
 
   while (offset < size)
     {
@@ -137,6 +164,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         break;            /* the helper would see MSG_TRUNC and stop */
       FUZZ_CHECK (room != NULL);
       memcpy (room, data + offset, n);
+      if (datagram++ == 1 && n_fds > 0)
+        {
+          int fds[SA_PROTO_MAX_SPAWN_FDS];
+
+          for (size_t i = 0; i < n_fds; i++)
+            fds[i] = fcntl (dev_null, F_DUPFD_CLOEXEC, 3);
+          if (sa_helper_input_add_fds (&input, input.len, fds, n_fds) != NULL)
+            break;
+          n_fds = 0;
+        }
       input.len += n;
       offset += n;
       if (sa_helper_input_process (&input) != NULL)

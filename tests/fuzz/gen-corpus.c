@@ -51,16 +51,35 @@ put_hello (Buffer *b, uint32_t version)
 }
 
 static void
+put_spawn_fds (Buffer *b, uint32_t id, uint32_t flags, uint32_t timeout, int signum,
+               const SaSpawnFds *fds, const char * const *argv, const char * const *envp,
+               const char *path, const char *cwd)
+{
+  uint8_t frame[2048];
+  size_t size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0);
+
+  if (size == 0 || size > sizeof frame)
+    abort ();
+  put (b, frame, sa_proto_spawn_encode (frame, id, flags, timeout, signum, fds,
+                                        argv, envp, path, cwd));
+}
+
+static void
 put_spawn (Buffer *b, uint32_t id, uint32_t flags, uint32_t timeout, int signum,
            const char * const *argv, const char * const *envp, const char *path,
            const char *cwd)
 {
-  uint8_t frame[2048];
-  size_t size = sa_proto_spawn_size (argv, envp, path, cwd);
+  put_spawn_fds (b, id, flags, timeout, signum, NULL, argv, envp, path, cwd);
+}
 
-  if (size == 0 || size > sizeof frame)
-    abort ();
-  put (b, frame, sa_proto_spawn_encode (frame, id, flags, timeout, signum, argv, envp, path, cwd));
+/* A helper-input seed starts with the datagram size and the number of
+ * descriptors that come with the second datagram. */
+static void
+start_helper_seed (Buffer *b, uint8_t piece, uint8_t n_fds)
+{
+  b->len = 0;
+  put_byte (b, piece);
+  put_byte (b, n_fds);
 }
 
 static void
@@ -93,56 +112,76 @@ helper_seeds (void)
     {
       char name[64];
 
-      b.len = 0;
-      put_byte (&b, pieces[i]);
+      static const SaSpawnFds stdin_pipe = {
+        { SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_MERGE }, 0, NULL
+      };
+
+      start_helper_seed (&b, pieces[i], 0);
       put_hello (&b, SA_PROTO_VERSION);
       put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_some, "/usr/bin:/bin", NULL);
-      put_spawn (&b, 2, SA_SPAWN_FLAG_STDIN_PIPE, 5000, SIGINT, argv_sh, env_none, "", "/tmp");
+      put_spawn_fds (&b, 2, 0, 5000, SIGINT, &stdin_pipe, argv_sh, env_none, "", "/tmp");
       put_words (&b, SA_MSG_KILL, 0, 2, SIGKILL, 0);
       snprintf (name, sizeof name, "session-piece-%u", pieces[i]);
       write_seed ("helper-input", name, &b);
     }
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
   write_seed ("helper-input", "hello", &b);
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION + 1);
+  {
+    /* HELLO alone in the first datagram (20 bytes), then a SPAWN whose
+     * stdout and fd 3 are descriptors that come with the second. */
+    static const int32_t targets[] = { 1, 3 };
+    static const SaSpawnFds with_fds = {
+      { SA_PROTO_STDIO_NULL, SA_PROTO_STDIO_FD, SA_PROTO_STDIO_MERGE }, 2, targets
+    };
+    Buffer spawn;
+
+    spawn.len = 0;
+    put_spawn_fds (&spawn, 1, 0, 0, SIGTERM, &with_fds, argv_true, env_none, "", NULL);
+    start_helper_seed (&b, SA_PROTO_HEADER_SIZE + 8, 2);
+    put_hello (&b, SA_PROTO_VERSION);
+    put (&b, spawn.data, spawn.len);
+    write_seed ("helper-input", "spawn-with-fds", &b);
+  }
+
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION + 1);
   write_seed ("helper-input", "hello-version", &b);
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION); put_hello (&b, SA_PROTO_VERSION);
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION); put_hello (&b, SA_PROTO_VERSION);
   write_seed ("helper-input", "hello-twice", &b);
 
-  b.len = 0; put_byte (&b, 0);
+  start_helper_seed (&b, 0, 0);
   put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
   write_seed ("helper-input", "spawn-before-hello", &b);
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
   put_spawn (&b, 7, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
   put_spawn (&b, 7, 0, 0, SIGTERM, argv_true, env_none, "", NULL);
   write_seed ("helper-input", "spawn-duplicate-id", &b);
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
   put_words (&b, SA_MSG_KILL, 0, 3, 0, 0);
   write_seed ("helper-input", "kill-signal-zero", &b);
 
-  b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+  start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
   put_words (&b, SA_MSG_EXITED, 0, 3, 0, 0);
   write_seed ("helper-input", "reply-type", &b);
 
   {
     uint8_t header[SA_PROTO_HEADER_SIZE];
 
-    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
     sa_proto_header_encode (header, SA_MSG_SPAWN, 0, 1, SA_PROTO_MAX_PAYLOAD + 1);
     put (&b, header, sizeof header);
     write_seed ("helper-input", "oversized-length", &b);
 
-    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
     sa_proto_header_encode (header, 99, 0, 1, 0);
     put (&b, header, sizeof header);
     write_seed ("helper-input", "unknown-type", &b);
 
-    b.len = 0; put_byte (&b, 3); put_hello (&b, SA_PROTO_VERSION);
+    start_helper_seed (&b, 3, 0); put_hello (&b, SA_PROTO_VERSION);
     sa_proto_header_encode (header, SA_MSG_SPAWN, 0, 1, 200);
     put (&b, header, sizeof header);
     put (&b, "partial", 7);
@@ -154,7 +193,7 @@ helper_seeds (void)
     size_t start;
     uint32_t huge = 1000;
 
-    b.len = 0; put_byte (&b, 0); put_hello (&b, SA_PROTO_VERSION);
+    start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION);
     start = b.len;
     put_spawn (&b, 1, 0, 0, SIGTERM, argv_true, env_some, "/bin", NULL);
     memcpy (b.data + start + SA_PROTO_HEADER_SIZE + 12, &huge, 4);

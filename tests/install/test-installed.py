@@ -79,7 +79,7 @@ def check_files(prefix, libdir, with_docs):
     include = os.path.join(prefix, 'include', 'spawn-async-1')
     headers = sorted(os.listdir(include))
     expect('installed headers', headers, sorted([
-        'sa-enums.h', 'sa-error.h', 'sa-result.h', 'sa-spawn-options.h',
+        'sa-enums.h', 'sa-error.h', 'sa-process.h', 'sa-result.h', 'sa-spawn-options.h',
         'sa-version-macros.h', 'sa-version.h', 'sa-worker.h', 'spawn-async.h']))
 
     wanted = [

@@ -98,10 +98,10 @@ spawn_frame (guint32             id,
              gsize              *len)
 {
   const char *env[] = { "PATH=/usr/bin:/bin", NULL };
-  gsize size = sa_proto_spawn_size (argv, env, "/usr/bin:/bin", NULL);
+  gsize size = sa_proto_spawn_size (argv, env, "/usr/bin:/bin", NULL, 0);
   guint8 *frame = g_malloc (size);
 
-  *len = sa_proto_spawn_encode (frame, id, flags, 0, kill_signal, argv, env,
+  *len = sa_proto_spawn_encode (frame, id, flags, 0, kill_signal, NULL, argv, env,
                                 "/usr/bin:/bin", NULL);
   g_assert_cmpuint (*len, ==, size);
   return frame;
@@ -282,9 +282,9 @@ static void
 test_helper_kill_before_hello (void)
 {
   g_autoptr(Peer) peer = peer_new ();
-  guint32 signum = SIGTERM;
+  guint32 words[2] = { SIGTERM, 0 };
 
-  peer_send_words (peer, SA_MSG_KILL, 1, &signum, 1);
+  peer_send_words (peer, SA_MSG_KILL, 1, words, 2);
   peer_expect_exit (peer, 1);
 }
 
@@ -366,6 +366,9 @@ typedef enum
   BREAK_EMPTY_PROGRAM,
   BREAK_FDS_DECLARED,
   BREAK_SHORT_FIXED,
+  BREAK_STDIO_MODE,
+  BREAK_STDIN_MERGED,
+  BREAK_TARGETS_COUNT,
   N_BREAKS
 } SpawnBreak;
 
@@ -412,6 +415,9 @@ test_helper_bad_spawn (void)
           sa_proto_header_encode (frame, SA_MSG_SPAWN, 0, 1, 8);
           sent_len = SA_PROTO_HEADER_SIZE + 8;
           break;
+        case BREAK_STDIO_MODE:    value = 9;          memcpy (payload + 24, &value, 4); break;
+        case BREAK_STDIN_MERGED:  value = SA_PROTO_STDIO_MERGE; memcpy (payload + 20, &value, 4); break;
+        case BREAK_TARGETS_COUNT: value = 2;          memcpy (payload + 32, &value, 4); break;
         case N_BREAKS:
         default:
           g_assert_not_reached ();
@@ -433,8 +439,10 @@ test_helper_bad_kill (void)
     {
       g_autoptr(Peer) peer = peer_new ();
 
+      guint32 words[2] = { signals[i], 0 };
+
       peer_hello (peer);
-      peer_send_words (peer, SA_MSG_KILL, 1, &signals[i], 1);
+      peer_send_words (peer, SA_MSG_KILL, 1, words, 2);
       peer_expect_exit (peer, 1);
     }
 }
@@ -468,7 +476,7 @@ test_helper_kill_unknown_id (void)
 
   /* Not an error: the command may have ended meanwhile. */
   peer_hello (peer);
-  peer_send_words (peer, SA_MSG_KILL, 12345, &signum, 1);
+  peer_send_words (peer, SA_MSG_KILL, 12345, (guint32[]) { signum, 0 }, 2);
   run_true (peer, 1, 1 << 20);
   shutdown (peer->sock, SHUT_RDWR);
   peer_expect_exit (peer, 0);
@@ -509,7 +517,8 @@ test_helper_frames_in_one_message (void)
       g_byte_array_append (stream, frame, len);
     }
   g_byte_array_append (stream, words_frame,
-                       sa_proto_encode_words (words_frame, SA_MSG_KILL, 0, 77, &signum, 1));
+                       sa_proto_encode_words (words_frame, SA_MSG_KILL, 0, 77,
+                                              (guint32[]) { signum, 0 }, 2));
   peer_send (peer, stream->data, stream->len);
 
   while (seen_exited < 2)

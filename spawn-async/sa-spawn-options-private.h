@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sa-spawn-options.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  int source;     /* the caller's, owned by the options */
+  int target;     /* its number in the child */
+} SaFdMapping;
+
+const SaFdMapping *sa_spawn_options_get_fds (SaSpawnOptions  *self,
+                                             guint           *n_fds,
+                                             const char     **problem);
+
+G_END_DECLS
