@@ -64,7 +64,7 @@ def check_protocol(root, failures):
     header = read(os.path.join(root, 'spawn-async', 'sa-protocol.h'))
     names.update(DEFINE.findall(header))
     names.update(ENUM_MEMBER.findall(header))
-    for source in ('sa-helper.c', 'sa-connection.c', 'sa-helper-link.c', 'sa-command.c',
+    for source in ('helper/sa-helper.c', 'sa-connection.c', 'sa-helper-link.c', 'sa-command.c',
                    'sa-buffer.c'):
         names.update(DEFINE.findall(read(os.path.join(root, 'spawn-async', source))))
     page = read(os.path.join(root, 'docs', 'protocol.md'))

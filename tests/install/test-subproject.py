@@ -73,7 +73,7 @@ def main():
         output = run(['meson', 'devenv', '-C', build, os.path.join(build, 'consumer')], env)
 
         helper = os.path.join(build, 'subprojects', 'spawn-async', 'spawn-async',
-                              'spawn-async-helper')
+                              'helper', 'spawn-async-helper')
         wanted = (f'helper: {helper}\n'
                   'output: spawn-async works\n'
                   'missing: Failed to execute “spawn-async-no-such-program”: '
