@@ -77,6 +77,16 @@ wait_answered (Call  *call,
   sa_test_wait_flag ((const gboolean *)&call->answers, timeout_ms);
 }
 
+static void
+on_result_slot (GObject      *source,
+                GAsyncResult *res,
+                gpointer      user_data)
+{
+  GAsyncResult **slot = user_data;
+
+  *slot = g_object_ref (res);
+}
+
 /* Waits until the worker runs a greeted helper other than old_pid. */
 static GPid
 wait_new_helper (SaWorker *worker,
@@ -904,6 +914,186 @@ test_destroy_from_threads (void)
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
+
+/* -- 4. live processes: waits, signals and spawns against exits and faults -- */
+
+#define PROCESS_ROUNDS  200
+
+typedef struct
+{
+  guint     answers;
+  gboolean  ok;
+  GError   *error;
+} WaitCall;
+
+static void
+on_wait_done (GObject      *source,
+              GAsyncResult *res,
+              gpointer      user_data)
+{
+  WaitCall *call = user_data;
+
+  g_assert_cmpuint (call->answers, ==, 0);
+  call->answers++;
+  call->ok = sa_process_wait_finish (SA_PROCESS (source), res, &call->error);
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  SaProcess    *process;
+  gint64        at;
+  gboolean      force;
+} ProcessJob;
+
+static gpointer
+process_job_main (gpointer data)
+{
+  ProcessJob *job = data;
+
+  spin_until (job->at);
+  if (job->cancellable != NULL)
+    g_cancellable_cancel (job->cancellable);
+  if (job->force)
+    sa_process_force_exit (job->process);
+  else
+    sa_process_send_signal (job->process, SIGTERM);
+  return NULL;
+}
+
+/* A child that ends by itself within 0-2 ms, two waits on it, and from
+ * another thread, at a random moment around that end: one wait's
+ * cancellable cancelled and a signal or a force_exit sent. Each wait
+ * answers once: the cancelled one with its end or CANCELLED, the other
+ * with the end; nothing is left. */
+static void
+test_process_waits_around_exit (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, cancelled = 0;
+
+  sa_spawn_options_set_stdout_mode (options, SA_STDIO_NULL);
+  sa_spawn_options_set_stderr_mode (options, SA_STDIO_NULL);
+  while (rounds < PROCESS_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *seconds = g_strdup_printf ("0.00%u", g_random_int_range (0, 3));
+      const char *argv[] = { "sleep", seconds, NULL };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SaProcess) process = sa_worker_spawn (worker, argv, options, NULL, &error);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      WaitCall first = { 0 }, second = { 0 };
+      ProcessJob job;
+      GThread *thread;
+
+      g_assert_no_error (error);
+      job = (ProcessJob) { cancellable, process,
+                           g_get_monotonic_time () + g_random_int_range (0, 8001),
+                           g_random_boolean () };
+      sa_process_wait_async (process, cancellable, on_wait_done, &first);
+      sa_process_wait_async (process, NULL, on_wait_done, &second);
+      thread = g_thread_new ("process-job", process_job_main, &job);
+      sa_test_wait_flag ((const gboolean *)&second.answers, 30000);
+      while (first.answers == 0)
+        g_main_context_iteration (NULL, TRUE);
+      g_thread_join (thread);
+      g_assert_no_error (second.error);
+      g_assert_true (second.ok);
+      if (first.error != NULL)
+        {
+          g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          cancelled++;
+        }
+      g_clear_error (&first.error);
+      rounds++;
+    }
+  g_test_message ("%u rounds, %u waits cancelled first", rounds, cancelled);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+/* The helper killed, or the worker destroyed from another thread, at a
+ * random moment while processes start, run and end, with waits pending:
+ * every spawn and every wait answers once, with what fits. */
+static void
+run_process_faults (gboolean destroy)
+{
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  const char *argv[] = { "sh", "-c", "sleep 0.00$$; sleep 30 &", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0;
+
+  sa_spawn_options_set_stdout_mode (options, SA_STDIO_NULL);
+  sa_spawn_options_set_stderr_mode (options, SA_STDIO_NULL);
+  arm_watchdog (120);
+  while (rounds < PROCESS_ROUNDS / 4 && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(SaWorker) worker = new_worker ();
+      GAsyncResult *spawns[6] = { NULL };
+      WaitCall waits[6] = { { 0 } };
+      SaProcess *processes[6] = { NULL };
+      GPid helper = wait_new_helper (worker, 0);
+      DestroyJob job = { worker, g_get_monotonic_time () + g_random_int_range (0, 8001) };
+      GThread *thread = NULL;
+
+      prime_helper (worker);
+      for (guint i = 0; i < G_N_ELEMENTS (spawns); i++)
+        sa_worker_spawn_async (worker, argv, options, NULL, on_result_slot, &spawns[i]);
+      if (destroy)
+        thread = g_thread_new ("destroy", destroy_main, &job);
+
+      for (guint i = 0; i < G_N_ELEMENTS (spawns); i++)
+        {
+          g_autoptr(GError) error = NULL;
+
+          sa_test_wait_pointer ((gpointer *)&spawns[i], 30000);
+          processes[i] = sa_worker_spawn_finish (worker, spawns[i], &error);
+          if (processes[i] != NULL)
+            sa_process_wait_async (processes[i], NULL, on_wait_done, &waits[i]);
+          else if (!g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED) &&
+                   !g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+            g_error ("unexpected spawn error: %s", error->message);
+          g_clear_object (&spawns[i]);
+          if (!destroy && i == 2)
+            kill (helper, SIGKILL);
+        }
+      if (thread != NULL)
+        g_thread_join (thread);
+      else
+        sa_worker_destroy (worker);
+
+      for (guint i = 0; i < G_N_ELEMENTS (processes); i++)
+        {
+          if (processes[i] == NULL)
+            continue;
+          while (waits[i].answers == 0)
+            g_main_context_iteration (NULL, TRUE);
+          if (!waits[i].ok &&
+              !g_error_matches (waits[i].error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED) &&
+              !g_error_matches (waits[i].error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+            g_error ("unexpected wait error: %s", waits[i].error->message);
+          g_clear_error (&waits[i].error);
+          g_object_unref (processes[i]);
+        }
+      rounds++;
+    }
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+static void
+test_process_helper_killed (void)
+{
+  run_process_faults (FALSE);
+}
+
+static void
+test_process_destroy_from_thread (void)
+{
+  run_process_faults (TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -924,6 +1114,9 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/destroy-in-callback", test_destroy_in_callback);
   g_test_add_func ("/reliability/stress/unref-in-callback", test_unref_in_callback);
   g_test_add_func ("/reliability/stress/destroy-from-threads", test_destroy_from_threads);
+  g_test_add_func ("/reliability/stress/process-waits-around-exit", test_process_waits_around_exit);
+  g_test_add_func ("/reliability/stress/process-helper-killed", test_process_helper_killed);
+  g_test_add_func ("/reliability/stress/process-destroy-from-thread", test_process_destroy_from_thread);
 
   return g_test_run ();
 }
