@@ -8,9 +8,11 @@
   of the helper, the connection and the command code;
 - every content page of the gi-docgen project was generated, and every
   relative link or image in the generated HTML leads to a file;
-- README.md's links into docs/ lead to files.
+- README.md's links into docs/ lead to files;
+- migrating-gsubprocess.md names every function and flag of GSubprocess
+  and GSubprocessLauncher in GIO's GIR.
 
-Usage: check-docs.py SOURCE_ROOT GIR HTML_DIR CONFIG
+Usage: check-docs.py SOURCE_ROOT GIR HTML_DIR CONFIG GIO_GIR
 """
 
 import html.parser
@@ -116,19 +118,36 @@ def check_readme(root, failures):
             failures.append(f'README.md links to {target}, which does not exist')
 
 
+def check_migration(root, gio_gir, failures):
+    """Every GSubprocess and GSubprocessLauncher call and GSubprocessFlags
+    member has its row in the migration table."""
+    names = set()
+    for node in ET.parse(gio_gir).getroot().iter():
+        if node.tag == CORE + 'class' and node.get('name') in ('Subprocess', 'SubprocessLauncher'):
+            names.update(child.get(C + 'identifier') for child in node
+                         if child.tag in (CORE + 'method', CORE + 'constructor', CORE + 'function'))
+        elif node.tag == CORE + 'bitfield' and node.get('name') == 'SubprocessFlags':
+            names.update(member.get(C + 'identifier') for member in node.iter(CORE + 'member'))
+    page = read(os.path.join(root, 'docs', 'migrating-gsubprocess.md'))
+    for name in mentioned(page, names):
+        failures.append(f'docs/migrating-gsubprocess.md does not say what replaces {name}')
+    return len(names)
+
+
 def main():
-    root, gir, html_dir, config = sys.argv[1:5]
+    root, gir, html_dir, config, gio_gir = sys.argv[1:6]
     failures = []
     n_codes = check_errors(root, gir, failures)
     n_names = check_protocol(root, failures)
     n_links = check_html(html_dir, config, failures)
     check_readme(root, failures)
+    n_gio = check_migration(root, gio_gir, failures)
     for failure in failures:
         print(failure)
     if failures:
         return 1
-    print(f'{n_codes} error codes, {n_names} protocol names and '
-          f'{n_links} links checked')
+    print(f'{n_codes} error codes, {n_names} protocol names, {n_gio} GSubprocess '
+          f'names and {n_links} links checked')
     return 0
 
 

@@ -152,7 +152,7 @@ mode_name (SaStdio mode)
 }
 
 /* What fds 0, 1 and 2 are, from the modes, the input and take_fd(). The
- * combinations that make no sense fail here (see docs/c-guide.md). */
+ * combinations that make no sense fail here (the table is in docs/c-guide.md.in). */
 static gboolean
 resolve_descriptors (SaSpawnOptions  *options,
                      gboolean         for_process,

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <fcntl.h>
+#include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -732,7 +733,7 @@ sa_spawn_options_take_fd (SaSpawnOptions *self,
   if (source_fd < 0 || target_fd < 0)
     {
       if (self->fd_problem == NULL)
-        self->fd_problem = g_strdup_printf ("take_fd (%d, %d): a descriptor cannot be negative",
+        self->fd_problem = g_strdup_printf (_("take_fd (%d, %d): a descriptor cannot be negative"),
                                             source_fd, target_fd);
       if (source_fd >= 0)
         close (source_fd);
