@@ -27,6 +27,7 @@
 #include "sa-tsan-private.h"
 #include "sa-debug-private.h"
 #include "sa-inbox-private.h"
+#include "sa-pipe-stream-private.h"
 #include "sa-process-private.h"
 #include "sa-protocol.h"
 #include "sa-result-private.h"
@@ -35,8 +36,6 @@
 #define FIRST_READ        (4 * 1024)      /* a stream's first buffer */
 #define READ_CHUNK        (64 * 1024)     /* free room before each later read() */
 #define WRITE_CHUNK       (1024 * 1024)
-#define GROW_PIPE_AFTER   (256 * 1024)    /* a big producer gets... */
-#define BIG_PIPE_SIZE     (1024 * 1024)   /* ...a bigger pipe */
 #define DRAIN_MAX_READS   16              /* per stream, when the drain time is up */
 
 SaCommand *
@@ -326,10 +325,10 @@ stream_read (SaCommand *self,
       return FALSE;
     }
 
-  if (!stream->pipe_grown && buffer->len > GROW_PIPE_AFTER)
+  if (!stream->pipe_grown && buffer->len > SA_GROW_PIPE_AFTER)
     {
       stream->pipe_grown = TRUE;
-      fcntl (stream->fd, F_SETPIPE_SZ, BIG_PIPE_SIZE);  /* a hint: may fail */
+      fcntl (stream->fd, F_SETPIPE_SZ, SA_BIG_PIPE_SIZE);  /* a hint: may fail */
     }
 
   return TRUE;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "sa-process-private.h"
+#include "sa-pipe-stream-private.h"
 #include "sa-protocol.h"
 #include "sa-result-private.h"
 #include "sa-task-private.h"
@@ -339,9 +340,9 @@ sa_process_new_take (SaSpawned *spawned)
   if (spawned->fds[0] >= 0)
     self->stdin_pipe = g_unix_output_stream_new (nonblocking (spawned->fds[0]), TRUE);
   if (spawned->fds[1] >= 0)
-    self->stdout_pipe = g_unix_input_stream_new (nonblocking (spawned->fds[1]), TRUE);
+    self->stdout_pipe = sa_pipe_input_stream_new (nonblocking (spawned->fds[1]));
   if (spawned->fds[2] >= 0)
-    self->stderr_pipe = g_unix_input_stream_new (nonblocking (spawned->fds[2]), TRUE);
+    self->stderr_pipe = sa_pipe_input_stream_new (nonblocking (spawned->fds[2]));
   spawned->fds[0] = spawned->fds[1] = spawned->fds[2] = -1;
   sa_spawned_free (spawned);
   return self;

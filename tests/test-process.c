@@ -437,6 +437,91 @@ test_cat_both_ways (void)
 
 /* -- signals ------------------------------------------------------------------ */
 
+/* A big producer's pipe grows to 1 MiB once the caller has read 256 KiB
+ * of it, for blocking and async reads alike; a small one stays as it
+ * was. The stream stays a pollable GUnixInputStream. */
+typedef struct
+{
+  char    buffer[65536];
+  gsize   total;
+  gboolean all_zero;
+  gboolean done;
+} AsyncRead;
+
+static void
+on_chunk (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  AsyncRead *read = user_data;
+  g_autoptr(GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+
+  g_assert_no_error (error);
+  if (n == 0)
+    {
+      read->done = TRUE;
+      return;
+    }
+  for (gssize i = 0; i < n; i++)
+    read->all_zero &= read->buffer[i] == 0;
+  read->total += (gsize)n;
+  g_input_stream_read_async (G_INPUT_STREAM (source), read->buffer, sizeof read->buffer,
+                             G_PRIORITY_DEFAULT, NULL, on_chunk, read);
+}
+
+static int
+pipe_size (GInputStream *stream)
+{
+  return fcntl (g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (stream)), F_GETPIPE_SZ);
+}
+
+static void
+test_big_producer_pipe (void)
+{
+  g_autoptr(SaWorker) worker = new_worker ();
+  const char *big[] = { "head", "-c", "2097152", "/dev/zero", NULL };
+  const char *small[] = { "echo", "small", NULL };
+  g_autoptr(SaProcess) process = NULL;
+  g_autoptr(SaProcess) quiet = NULL;
+  g_autofree char *max_size = NULL;
+  g_autofree char *out = NULL;
+  GInputStream *stream;
+  AsyncRead *read;
+
+  if (!g_file_get_contents ("/proc/sys/fs/pipe-max-size", &max_size, NULL, NULL) ||
+      g_ascii_strtoll (max_size, NULL, 10) < 1024 * 1024)
+    {
+      g_test_skip ("pipes may not grow to 1 MiB here (fs.pipe-max-size)");
+      return;
+    }
+
+  process = spawn_ok (worker, big, NULL);
+  stream = sa_process_get_stdout_pipe (process);
+  g_assert_true (G_IS_UNIX_INPUT_STREAM (stream));
+  g_assert_true (g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (stream)));
+  g_assert_cmpint (pipe_size (stream), <, 1024 * 1024);
+
+  read = g_new0 (AsyncRead, 1);
+  read->all_zero = TRUE;
+  g_input_stream_read_async (stream, read->buffer, sizeof read->buffer, G_PRIORITY_DEFAULT,
+                             NULL, on_chunk, read);
+  while (!read->done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (read->total, ==, 2097152);
+  g_assert_true (read->all_zero);
+  g_assert_cmpint (pipe_size (stream), ==, 1024 * 1024);
+  g_free (read);
+  wait_check_ok (process);
+
+  quiet = spawn_ok (worker, small, NULL);
+  out = read_all (sa_process_get_stdout_pipe (quiet));
+  g_assert_cmpstr (out, ==, "small\n");
+  g_assert_cmpint (pipe_size (sa_process_get_stdout_pipe (quiet)), <, 1024 * 1024);
+  wait_check_ok (quiet);
+}
+
+
 static void
 test_signal_trapped (void)
 {
@@ -811,6 +896,7 @@ main (int argc, char **argv)
   g_test_add_func ("/process/pass-fd", test_pass_fd);
   g_test_add_func ("/process/bc-conversation", test_bc_conversation);
   g_test_add_func ("/process/cat-both-ways", test_cat_both_ways);
+  g_test_add_func ("/process/big-producer-pipe", test_big_producer_pipe);
   g_test_add_func ("/process/signal-trapped", test_signal_trapped);
   g_test_add_func ("/process/force-exit-group", test_force_exit_group);
   g_test_add_func ("/process/wait-cancelled", test_wait_cancelled);
