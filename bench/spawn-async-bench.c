@@ -13,6 +13,11 @@
  *   capture     --capture-mib MiB of output read from one child
  *   mainloop    lateness of a 1 ms timer while --mainloop-cmds commands
  *               each print --mainloop-mib MiB
+ *   pipe        --pipe-mib MiB read from a live process's stdout pipe
+ *   conversation  --conversation-lines lines written to cat and read back
+ *
+ * block and latency measure spawn_async() (SaProcess) beside
+ * aspawn_async() (SaWorker); pipe and conversation are in bench-process.c.
  *
  * When `node` is on PATH, bench/node/driver.js measures node-spawn-async
  * and child_process.execFile the same way (see bench/README.md).
@@ -34,10 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
-#include <spawn-async.h>
+#include "bench.h"
 
-#define MiB               (1024 * 1024)
 #define BALLAST_CHUNK     (256 * MiB)
 #define PAGE              4096
 #define TIMER_INTERVAL_MS 1
@@ -58,6 +61,10 @@ static int      opt_capture_mib = 512;
 static int      opt_capture_reps = 3;
 static int      opt_mainloop_cmds = 16;
 static int      opt_mainloop_mib = 16;
+static int      opt_pipe_mib = 1024;
+static int      opt_pipe_rounds = 3;
+static int      opt_conversation_lines = 10000;
+static int      opt_conversation_rounds = 3;
 static char    *opt_csv = NULL;
 static char    *opt_json = NULL;
 static gboolean opt_no_node = FALSE;
@@ -67,10 +74,11 @@ static gboolean opt_io_batch = FALSE;
 
 static GOptionEntry entries[] = {
   { "modes", 'm', 0, G_OPTION_ARG_STRING, &opt_modes,
-    "Modes to run, comma-separated (default: block,latency,throughput,memory,capture,mainloop)", "LIST" },
+    "Modes to run, comma-separated (default: block,latency,throughput,memory,capture,mainloop,"
+    "pipe,conversation)", "LIST" },
   { "methods", 'M', 0, G_OPTION_ARG_STRING, &opt_methods,
     "Only the methods whose names start with one of these, comma-separated "
-    "(SaWorker,GSubprocess,g_spawn_async,posix_spawn,node; default: all)", "LIST" },
+    "(SaWorker,SaProcess,GSubprocess,g_spawn_async,posix_spawn,node; default: all)", "LIST" },
   { "heaps", 'H', 0, G_OPTION_ARG_STRING, &opt_heaps,
     "Heap sizes for the block mode (default: 16M,2G,8G)", "LIST" },
   { "base-heap", 0, 0, G_OPTION_ARG_STRING, &opt_base_heap,
@@ -93,6 +101,14 @@ static GOptionEntry entries[] = {
     "Commands at once in the mainloop mode (default: 16)", "N" },
   { "mainloop-mib", 0, 0, G_OPTION_ARG_INT, &opt_mainloop_mib,
     "Output per command in the mainloop mode (default: 16)", "MIB" },
+  { "pipe-mib", 0, 0, G_OPTION_ARG_INT, &opt_pipe_mib,
+    "Bytes read from a process's stdout in the pipe mode (default: 1024)", "MIB" },
+  { "pipe-rounds", 0, 0, G_OPTION_ARG_INT, &opt_pipe_rounds,
+    "Rounds of every method in the pipe mode (default: 3)", "N" },
+  { "conversation-lines", 0, 0, G_OPTION_ARG_INT, &opt_conversation_lines,
+    "Lines through cat in the conversation mode (default: 10000)", "N" },
+  { "conversation-rounds", 0, 0, G_OPTION_ARG_INT, &opt_conversation_rounds,
+    "Rounds of every method in the conversation mode (default: 3)", "N" },
   { "csv", 0, 0, G_OPTION_ARG_FILENAME, &opt_csv,
     "Write the results as CSV here (default: bench-results.csv)", "PATH" },
   { "json", 0, 0, G_OPTION_ARG_FILENAME, &opt_json,
@@ -159,13 +175,13 @@ compare_doubles (gconstpointer a,
   return x < y ? -1 : x > y;
 }
 
-static void
-add_distribution (const char *mode,
-                  const char *method,
-                  guint64     heap_mib,
-                  const char *metric,
-                  const char *unit,
-                  GArray     *samples)
+void
+bench_add_distribution (const char *mode,
+                        const char *method,
+                        guint64     heap_mib,
+                        const char *metric,
+                        const char *unit,
+                        GArray     *samples)
 {
   Row row = { 0 };
 
@@ -225,8 +241,8 @@ find_row (const char *mode,
 
 /* -- small tools -------------------------------------------------------------- */
 
-static gboolean
-method_enabled (const char *name)
+gboolean
+bench_method_enabled (const char *name)
 {
   g_auto(GStrv) wanted = NULL;
 
@@ -241,21 +257,6 @@ method_enabled (const char *name)
 
 static const char *true_argv[] = { "/bin/true", NULL };
 
-static inline gint64
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
-}
-
-static inline double
-us_since (gint64 start_ns)
-{
-  return (double) (now_ns () - start_ns) / 1000.0;
-}
-
 static void
 iterate_until (const gboolean *done)
 {
@@ -263,9 +264,9 @@ iterate_until (const gboolean *done)
     g_main_context_iteration (NULL, TRUE);
 }
 
-static void
-iterate_until_count (const guint *count,
-                     guint        target)
+void
+bench_iterate_until_count (const guint *count,
+                           guint        target)
 {
   while (*count < target)
     g_main_context_iteration (NULL, TRUE);
@@ -327,7 +328,7 @@ static guint64 ballast_mib;
 static void
 ballast_grow_to (guint64 mib)
 {
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
 
   if (ballast == NULL)
     ballast = g_ptr_array_new_with_free_func (g_free);
@@ -344,7 +345,7 @@ ballast_grow_to (guint64 mib)
       ballast_mib += chunk_mib;
     }
   g_printerr ("heap: %" G_GUINT64_FORMAT " MiB touched (%.1f s)\n",
-              ballast_mib, us_since (start) / 1e6);
+              ballast_mib, bench_us_since (start) / 1e6);
 }
 
 static void
@@ -393,7 +394,7 @@ on_sa_done (GObject      *source,
   Run *run = user_data;
 
   check_sa_result (SA_WORKER (source), res, run->expected_len);
-  run->done_ns = now_ns ();
+  run->done_ns = bench_now_ns ();
   run->completed++;
 }
 
@@ -408,7 +409,7 @@ on_subprocess_done (GObject      *source,
   if (!g_subprocess_wait_check_finish (G_SUBPROCESS (source), res, &error))
     g_error ("GSubprocess: %s", error->message);
   g_object_unref (source);
-  run->done_ns = now_ns ();
+  run->done_ns = bench_now_ns ();
   run->completed++;
 }
 
@@ -423,7 +424,34 @@ on_child_watch (GPid     pid,
   if (!g_spawn_check_wait_status (status, &error))
     g_error ("g_spawn_async: %s", error->message);
   g_spawn_close_pid (pid);
-  run->done_ns = now_ns ();
+  run->done_ns = bench_now_ns ();
+  run->completed++;
+}
+
+static void
+on_process_spawned (GObject      *source,
+                    GAsyncResult *res,
+                    gpointer      user_data)
+{
+  SaProcess **process = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *process = sa_worker_spawn_finish (SA_WORKER (source), res, &error);
+  if (*process == NULL)
+    g_error ("SaProcess: %s", error->message);
+}
+
+static void
+on_process_done (GObject      *source,
+                 GAsyncResult *res,
+                 gpointer      user_data)
+{
+  Run *run = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!sa_process_wait_check_finish (SA_PROCESS (source), res, &error))
+    g_error ("SaProcess: %s", error->message);
+  run->done_ns = bench_now_ns ();
   run->completed++;
 }
 
@@ -479,6 +507,7 @@ waitpid_checked (pid_t pid)
 typedef enum
 {
   METHOD_SA_WORKER,
+  METHOD_SA_PROCESS,
   METHOD_GSUBPROCESS,
   METHOD_G_SPAWN_ASYNC,
   METHOD_POSIX_SPAWN,
@@ -486,7 +515,7 @@ typedef enum
 } Method;
 
 static const char *method_names[N_METHODS] = {
-  "SaWorker", "GSubprocess", "g_spawn_async", "posix_spawn",
+  "SaWorker", "SaProcess", "GSubprocess", "g_spawn_async", "posix_spawn",
 };
 
 /* One /bin/true: returns the time spent in the spawn call, and the time
@@ -497,24 +526,38 @@ run_one (Method    method,
          double   *e2e_us)
 {
   Run run = { 0 };
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
   double block_us;
 
   switch (method)
     {
     case METHOD_SA_WORKER:
       sa_worker_aspawn_async (worker, true_argv, NULL, NULL, on_sa_done, &run);
-      block_us = us_since (start);
-      iterate_until_count (&run.completed, 1);
+      block_us = bench_us_since (start);
+      bench_iterate_until_count (&run.completed, 1);
+      break;
+
+    case METHOD_SA_PROCESS:
+      {
+        SaProcess *process = NULL;
+
+        sa_worker_spawn_async (worker, true_argv, NULL, NULL, on_process_spawned, &process);
+        block_us = bench_us_since (start);
+        while (process == NULL)
+          g_main_context_iteration (NULL, TRUE);
+        sa_process_wait_check_async (process, NULL, on_process_done, &run);
+        bench_iterate_until_count (&run.completed, 1);
+        g_object_unref (process);
+      }
       break;
 
     case METHOD_GSUBPROCESS:
       {
         GSubprocess *proc = subprocess_new (true_argv, G_SUBPROCESS_FLAGS_NONE);
 
-        block_us = us_since (start);
+        block_us = bench_us_since (start);
         g_subprocess_wait_check_async (proc, NULL, on_subprocess_done, &run);
-        iterate_until_count (&run.completed, 1);
+        bench_iterate_until_count (&run.completed, 1);
       }
       break;
 
@@ -522,9 +565,9 @@ run_one (Method    method,
       {
         GPid pid = spawn_async_watched (true_argv);
 
-        block_us = us_since (start);
+        block_us = bench_us_since (start);
         g_child_watch_add (pid, on_child_watch, &run);
-        iterate_until_count (&run.completed, 1);
+        bench_iterate_until_count (&run.completed, 1);
       }
       break;
 
@@ -533,9 +576,9 @@ run_one (Method    method,
       {
         pid_t pid = posix_spawn_checked (true_argv);
 
-        block_us = us_since (start);
+        block_us = bench_us_since (start);
         waitpid_checked (pid);
-        run.done_ns = now_ns ();
+        run.done_ns = bench_now_ns ();
       }
       break;
     }
@@ -560,7 +603,7 @@ bench_block (SaWorker *worker,
           int reps = forks ? MIN (opt_fork_reps, opt_reps) : opt_reps;
           double e2e;
 
-          if (!method_enabled (method_names[m]))
+          if (!bench_method_enabled (method_names[m]))
             continue;
           samples = g_array_new (FALSE, FALSE, sizeof (double));
 
@@ -571,7 +614,7 @@ bench_block (SaWorker *worker,
 
               g_array_append_val (samples, block);
             }
-          add_distribution ("block", method_names[m], heap_mib, "block", "us", samples);
+          bench_add_distribution ("block", method_names[m], heap_mib, "block", "us", samples);
         }
     }
 }
@@ -591,7 +634,7 @@ bench_latency (SaWorker *worker,
       {
         double e2e;
 
-        if (!method_enabled (method_names[m]))
+        if (!bench_method_enabled (method_names[m]))
           continue;
         run_one (m, worker, &e2e);
         if (i >= 0)
@@ -601,7 +644,7 @@ bench_latency (SaWorker *worker,
   for (Method m = 0; m < N_METHODS; m++)
     {
       if (samples[m]->len > 0)
-        add_distribution ("latency", method_names[m], heap_mib, "latency", "us", samples[m]);
+        bench_add_distribution ("latency", method_names[m], heap_mib, "latency", "us", samples[m]);
       g_array_unref (samples[m]);
     }
 }
@@ -675,7 +718,7 @@ throughput_posix_spawn (guint total,
 {
   g_autoptr(GHashTable) pids = g_hash_table_new (NULL, NULL);
   guint launched = 0, completed = 0;
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
 
   while (completed < total)
     {
@@ -700,7 +743,7 @@ throughput_posix_spawn (guint total,
         g_error ("posix_spawn: child failed, status 0x%x", status);
       completed++;
     }
-  return us_since (start);
+  return bench_us_since (start);
 }
 
 /* Rounds of every method in turn, so that a noisy second hits them
@@ -723,19 +766,19 @@ bench_throughput (SaWorker *worker,
         {
           double elapsed_us, rate;
 
-          if (!method_enabled (method_names[m]))
+          if (m == METHOD_SA_PROCESS || !bench_method_enabled (method_names[m]))
             continue;
           if (m == METHOD_POSIX_SPAWN)
             elapsed_us = throughput_posix_spawn (total, inflight);
           else
             {
               Run run = { .total = total, .worker = worker, .argv = true_argv };
-              gint64 start = now_ns ();
+              gint64 start = bench_now_ns ();
 
               for (guint i = 0; i < inflight; i++)
                 launch_next (m, &run);
-              iterate_until_count (&run.completed, total);
-              elapsed_us = us_since (start);
+              bench_iterate_until_count (&run.completed, total);
+              elapsed_us = bench_us_since (start);
             }
           rate = total / (elapsed_us / 1e6);
           g_array_append_val (rates[m], rate);
@@ -755,11 +798,11 @@ bench_throughput (SaWorker *worker,
   for (Method m = 0; m < N_METHODS; m++)
     {
       if (rates[m]->len > 0)
-        add_distribution ("throughput", method_names[m], heap_mib, "throughput", "cmd/s", rates[m]);
+        bench_add_distribution ("throughput", method_names[m], heap_mib, "throughput", "cmd/s", rates[m]);
       g_array_unref (rates[m]);
     }
   if (ratios->len > 0)
-    add_distribution ("throughput", "SaWorker / posix_spawn", heap_mib, "ratio", "x", ratios);
+    bench_add_distribution ("throughput", "SaWorker / posix_spawn", heap_mib, "ratio", "x", ratios);
 }
 
 /* -- memory ----------------------------------------------------------------- */
@@ -826,7 +869,7 @@ bench_memory (guint64 heap_mib)
   gint64 deadline;
   guint n = (guint) opt_inflight;
 
-  if (!method_enabled ("SaWorker"))
+  if (!bench_method_enabled ("SaWorker"))
     return;
   worker = sa_worker_new (NULL, &error);
   if (worker == NULL)
@@ -848,7 +891,7 @@ bench_memory (guint64 heap_mib)
   add_value ("memory", "SaWorker helper", heap_mib, "children", "", 1, count_children (helper));
   add_memory_rows ("SaWorker helper", "busy", helper, heap_mib);
 
-  iterate_until_count (&run.completed, n);
+  bench_iterate_until_count (&run.completed, n);
   add_memory_rows ("SaWorker helper", "after", helper, heap_mib);
 }
 
@@ -859,7 +902,7 @@ capture_posix_spawn (const char * const *argv,
                      gsize               expected)
 {
   posix_spawn_file_actions_t actions;
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
   gsize len = 0, capacity = MiB;
   char *data = g_malloc (capacity);
   int fds[2];
@@ -898,7 +941,7 @@ capture_posix_spawn (const char * const *argv,
 
   if (len != expected)
     g_error ("posix_spawn: got %" G_GSIZE_FORMAT " bytes, not %" G_GSIZE_FORMAT, len, expected);
-  return us_since (start);
+  return bench_us_since (start);
 }
 
 static double
@@ -907,7 +950,7 @@ capture_subprocess (const char * const *argv,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) out = NULL;
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
   g_autoptr(GSubprocess) proc = subprocess_new (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   if (!g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &error))
@@ -916,7 +959,7 @@ capture_subprocess (const char * const *argv,
     g_error ("GSubprocess: got %" G_GSIZE_FORMAT " bytes, not %" G_GSIZE_FORMAT,
              g_bytes_get_size (out), expected);
   g_clear_pointer (&out, g_bytes_unref);
-  return us_since (start);
+  return bench_us_since (start);
 }
 
 static double
@@ -926,12 +969,12 @@ capture_sa_worker (SaWorker           *worker,
 {
   g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
   Run run = { .expected_len = expected };
-  gint64 start = now_ns ();
+  gint64 start = bench_now_ns ();
 
   sa_spawn_options_set_max_output (options, 0);
   sa_worker_aspawn_async (worker, argv, options, NULL, on_sa_done, &run);
-  iterate_until_count (&run.completed, 1);
-  return us_since (start);
+  bench_iterate_until_count (&run.completed, 1);
+  return bench_us_since (start);
 }
 
 static void
@@ -947,7 +990,7 @@ bench_capture (SaWorker *worker,
     {
       g_autoptr(GArray) samples = NULL;
 
-      if (!method_enabled (methods[m]))
+      if (!bench_method_enabled (methods[m]))
         continue;
       samples = g_array_new (FALSE, FALSE, sizeof (double));
       for (int i = 0; i < opt_capture_reps; i++)
@@ -959,7 +1002,7 @@ bench_capture (SaWorker *worker,
 
           g_array_append_val (samples, mib_per_s);
         }
-      add_distribution ("capture", methods[m], heap_mib, "throughput", "MiB/s", samples);
+      bench_add_distribution ("capture", methods[m], heap_mib, "throughput", "MiB/s", samples);
       /* p50 is the median; "p99"/"max" of a rate are its best runs. */
     }
 }
@@ -976,7 +1019,7 @@ static gboolean
 on_tick (gpointer user_data)
 {
   Ticker *ticker = user_data;
-  gint64 now = now_ns ();
+  gint64 now = bench_now_ns ();
 
   if (ticker->last_ns != 0)
     {
@@ -1057,12 +1100,12 @@ bench_mainloop (SaWorker *worker,
       Burst burst = { worker, argv, &run, m == 1, bytes };
       gint64 start;
 
-      if (m > 0 && !method_enabled (methods[m]))
+      if (m > 0 && !bench_method_enabled (methods[m]))
         continue;
       g_source_set_callback (timer, on_tick, &ticker, NULL);
       g_source_set_priority (timer, G_PRIORITY_DEFAULT);
       g_source_attach (timer, NULL);
-      start = now_ns ();
+      start = bench_now_ns ();
 
       if (m == 0)
         {
@@ -1075,12 +1118,12 @@ bench_mainloop (SaWorker *worker,
         {
           /* Launched from the loop, so a blocking launch shows as lateness. */
           g_timeout_add (5, launch_burst, &burst);
-          iterate_until_count (&run.completed, (guint) opt_mainloop_cmds);
+          bench_iterate_until_count (&run.completed, (guint) opt_mainloop_cmds);
         }
 
       g_source_destroy (timer);
-      add_distribution ("mainloop", methods[m], heap_mib, "timer lateness", "us", lateness);
-      add_value ("mainloop", methods[m], heap_mib, "duration", "ms", 1, us_since (start) / 1000.0);
+      bench_add_distribution ("mainloop", methods[m], heap_mib, "timer lateness", "us", lateness);
+      add_value ("mainloop", methods[m], heap_mib, "duration", "ms", 1, bench_us_since (start) / 1000.0);
     }
 }
 
@@ -1123,7 +1166,7 @@ parse_node_line (const char *line)
     add_value (fields[1], fields[2], heap_mib, fields[4], fields[5], 1,
                values->len ? g_array_index (values, double, 0) : NAN);
   else
-    add_distribution (fields[1], fields[2], heap_mib, fields[4], fields[5], values);
+    bench_add_distribution (fields[1], fields[2], heap_mib, fields[4], fields[5], values);
 }
 
 static void
@@ -1142,7 +1185,7 @@ bench_node (const char * const *modes,
   char reps[16], fork_reps[16], tp[16], inflight[16], base[32];
   int status;
 
-  if (opt_no_node || !method_enabled ("node"))
+  if (opt_no_node || !bench_method_enabled ("node"))
     return;
   if (node == NULL)
     {
@@ -1213,7 +1256,7 @@ format_number (double value,
 }
 
 static const char *mode_order[] = {
-  "block", "latency", "throughput", "memory", "capture", "mainloop",
+  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation",
 };
 
 static guint
@@ -1297,11 +1340,13 @@ print_targets (void)
     {
       const Row *row = &g_array_index (rows, Row, i);
 
-      if (g_str_equal (row->mode, "block") && g_str_equal (row->method, "SaWorker"))
+      if (g_str_equal (row->mode, "block") &&
+          (g_str_equal (row->method, "SaWorker") || g_str_equal (row->method, "SaProcess")))
         {
-          char *p50 = g_strdup_printf ("aspawn_async block p50 @ %" G_GUINT64_FORMAT " MiB",
+          const char *call = g_str_equal (row->method, "SaWorker") ? "aspawn_async" : "spawn_async";
+          char *p50 = g_strdup_printf ("%s block p50 @ %" G_GUINT64_FORMAT " MiB", call,
                                        row->heap_mib);
-          char *p99 = g_strdup_printf ("aspawn_async block p99 @ %" G_GUINT64_FORMAT " MiB",
+          char *p99 = g_strdup_printf ("%s block p99 @ %" G_GUINT64_FORMAT " MiB", call,
                                        row->heap_mib);
 
           ADD (g_intern_string (p50), row->p50, "us", TRUE, 30);
@@ -1330,6 +1375,11 @@ print_targets (void)
   b = find_row ("capture", "GSubprocess communicate", "throughput", G_MAXUINT64);
   if (a && b)
     ADD ("capture SaWorker / GSubprocess communicate", a->p50 / b->p50, "x", FALSE, 2.0);
+
+  if ((a = find_row ("pipe", "SaProcess / GSubprocess", "ratio", G_MAXUINT64)))
+    ADD ("pipe read SaProcess / GSubprocess (median)", a->p50, "x", FALSE, 1.0);
+  if ((a = find_row ("pipe", "SaProcess / posix_spawn+read", "ratio", G_MAXUINT64)))
+    ADD ("pipe read SaProcess / plain read() (median)", a->p50, "x", FALSE, 0.9);
 
   if ((a = find_row ("mainloop", "SaWorker", "timer lateness", G_MAXUINT64)))
     ADD ("1 ms timer worst lateness (SaWorker)", a->max / 1000.0, "ms", TRUE, 5.0);
@@ -1503,16 +1553,21 @@ main (int    argc,
       opt_capture_mib = MIN (opt_capture_mib, 32);
       opt_capture_reps = 1;
       opt_mainloop_mib = MIN (opt_mainloop_mib, 2);
+      opt_pipe_mib = MIN (opt_pipe_mib, 32);
+      opt_pipe_rounds = 1;
+      opt_conversation_lines = MIN (opt_conversation_lines, 500);
+      opt_conversation_rounds = 1;
     }
   if (opt_reps < 1 || opt_fork_reps < 1 || opt_tp_count < 1 || opt_tp_rounds < 1 || opt_inflight < 1 ||
       opt_capture_mib < 1 || opt_capture_reps < 1 || opt_mainloop_cmds < 1 ||
-      opt_mainloop_mib < 1)
+      opt_mainloop_mib < 1 || opt_pipe_mib < 1 || opt_pipe_rounds < 1 ||
+      opt_conversation_lines < 1 || opt_conversation_rounds < 1)
     {
       g_printerr ("counts and sizes must be positive\n");
       return 2;
     }
 
-  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,block",
+  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,pipe,conversation,block",
                       ",", -1);
   heap_list = g_strsplit (opt_heaps ? opt_heaps : "16M,2G,8G", ",", -1);
   for (guint i = 0; heap_list[i] != NULL; i++)
@@ -1553,6 +1608,11 @@ main (int    argc,
     bench_capture (worker, base_heap);
   if (has_mode ((const char * const *) modes, "mainloop"))
     bench_mainloop (worker, base_heap);
+  if (has_mode ((const char * const *) modes, "pipe"))
+    bench_pipe (worker, base_heap, (guint) opt_pipe_mib, (guint) opt_pipe_rounds);
+  if (has_mode ((const char * const *) modes, "conversation"))
+    bench_conversation (worker, base_heap, (guint) opt_conversation_lines,
+                        (guint) opt_conversation_rounds);
   if (has_mode ((const char * const *) modes, "block"))
     bench_block (worker, heaps);
   ballast_free ();
