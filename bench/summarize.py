@@ -16,7 +16,7 @@ import statistics
 import sys
 
 FIELDS = ['mode', 'method', 'heap_mib', 'metric', 'unit', 'n', 'p50', 'p99', 'max', 'value']
-MODES = ['block', 'latency', 'throughput', 'memory', 'capture', 'mainloop']
+MODES = ['block', 'latency', 'throughput', 'memory', 'capture', 'mainloop', 'pipe', 'conversation']
 
 
 def number(text):
@@ -112,12 +112,13 @@ def targets(run):
                 return number(r[stat]) if isinstance(r[stat], str) else r[stat]
         return None
 
-    heaps = sorted({h for (m, meth, h, met) in run if m == 'block' and meth == 'SaWorker'})
-    for h in heaps:
-        found.append((f'aspawn_async blocking p50, {heap(h)} heap',
-                      get('block', 'SaWorker', 'block', 'p50', h), 'us', True, 30))
-        found.append((f'aspawn_async blocking p99, {heap(h)} heap',
-                      get('block', 'SaWorker', 'block', 'p99', h), 'us', True, 200))
+    for method, call in (('SaWorker', 'aspawn_async'), ('SaProcess', 'spawn_async')):
+        heaps = sorted({h for (m, meth, h, met) in run if m == 'block' and meth == method})
+        for h in heaps:
+            found.append((f'{call} blocking p50, {heap(h)} heap',
+                          get('block', method, 'block', 'p50', h), 'us', True, 30))
+            found.append((f'{call} blocking p99, {heap(h)} heap',
+                          get('block', method, 'block', 'p99', h), 'us', True, 200))
     a = get('latency', 'SaWorker', 'latency', 'p50')
     b = get('latency', 'posix_spawn', 'latency', 'p50')
     if a and b:
@@ -135,6 +136,12 @@ def targets(run):
     b = get('capture', 'GSubprocess communicate', 'throughput', 'p50')
     if a and b:
         found.append(('output capture, SaWorker ÷ GSubprocess communicate', a / b, 'x', False, 2.0))
+    a = get('pipe', 'SaProcess / GSubprocess', 'ratio', 'p50')
+    if a is not None:
+        found.append(('stdout pipe read to the end, SaProcess ÷ GSubprocess', a, 'x', False, 1.0))
+    a = get('pipe', 'SaProcess / posix_spawn+read', 'ratio', 'p50')
+    if a is not None:
+        found.append(('stdout pipe read to the end, SaProcess ÷ plain read() loop', a, 'x', False, 0.9))
     a = get('mainloop', 'SaWorker', 'timer lateness', 'max')
     if a is not None:
         found.append(('1 ms timer, worst lateness (SaWorker)', a / 1000, 'ms', True, 5.0))
