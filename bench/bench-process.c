@@ -136,18 +136,6 @@ start_posix_spawn (const char * const *argv,
   return pid;
 }
 
-static void
-end_posix_spawn (pid_t pid)
-{
-  int status;
-
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      g_error ("waitpid: %s", g_strerror (errno));
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    g_error ("posix_spawn: child failed, status 0x%x", status);
-}
-
 /* Each method's samples, one per round, and the per-round ratios of
  * SaProcess to the others. */
 typedef struct
@@ -309,7 +297,7 @@ pipe_once (int                 method,
 
         got = read_fd_to_end (from_child, buffer);
         close (from_child);
-        end_posix_spawn (pid);
+        bench_waitpid_checked (pid);
       }
       break;
     }
@@ -474,7 +462,7 @@ conversation_once (int       method,
 
         talk_over_fds (to_child, from_child, lines);
         close (from_child);
-        end_posix_spawn (pid);
+        bench_waitpid_checked (pid);
       }
       break;
     }

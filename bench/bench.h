@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <spawn-async.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define MiB (1024 * 1024)
@@ -20,6 +21,8 @@ void     bench_add_distribution (const char *mode,
 gboolean bench_method_enabled   (const char *name);
 void     bench_iterate_until_count (const guint *count,
                                     guint        target);
+/* Waits for a child of posix_spawn(); aborts unless it exited with 0. */
+void     bench_waitpid_checked  (pid_t       pid);
 
 static inline gint64
 bench_now_ns (void)

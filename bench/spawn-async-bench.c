@@ -490,8 +490,8 @@ posix_spawn_checked (const char * const *argv)
   return pid;
 }
 
-static void
-waitpid_checked (pid_t pid)
+void
+bench_waitpid_checked (pid_t pid)
 {
   int status;
 
@@ -577,7 +577,7 @@ run_one (Method    method,
         pid_t pid = posix_spawn_checked (true_argv);
 
         block_us = bench_us_since (start);
-        waitpid_checked (pid);
+        bench_waitpid_checked (pid);
         run.done_ns = bench_now_ns ();
       }
       break;
@@ -936,7 +936,7 @@ capture_posix_spawn (const char * const *argv,
       len += (gsize) n;
     }
   close (fds[0]);
-  waitpid_checked (pid);
+  bench_waitpid_checked (pid);
   g_free (data);
 
   if (len != expected)

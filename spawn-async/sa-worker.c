@@ -724,16 +724,28 @@ sa_worker_init (SaWorker *self)
 
 /* -- spawning -------------------------------------------------------------- */
 
-/* The task is answered: now with an error, or later by the I/O thread. */
+/* A new command's task, answered now with an error, or later by the I/O
+ * thread. */
 static void
-submit (SaWorker           *self,
-        GTask              *task,
-        const char * const *argv,
-        SaSpawnOptions     *options,
-        gboolean            for_process)
+submit (SaWorker            *self,
+        const char * const  *argv,
+        SaSpawnOptions      *options,
+        gboolean             for_process,
+        GCancellable        *cancellable,
+        GAsyncReadyCallback  callback,
+        gpointer             user_data,
+        gpointer             source_tag,
+        const char          *name)
 {
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   g_autoptr(GError) error = NULL;
   SaCommand *command;
+
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, name);
+
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
   if (self->connection == NULL)
     {
@@ -795,20 +807,12 @@ sa_worker_aspawn_async (SaWorker            *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (SA_IS_WORKER (self));
   g_return_if_fail (options == NULL || SA_IS_SPAWN_OPTIONS (options));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, sa_worker_aspawn_async);
-  g_task_set_name (task, "[spawn-async] aspawn");
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  submit (self, task, argv, options, FALSE);
+  submit (self, argv, options, FALSE, cancellable, callback, user_data,
+          sa_worker_aspawn_async, "[spawn-async] aspawn");
 }
 
 /**
@@ -879,20 +883,12 @@ sa_worker_spawn_async (SaWorker            *self,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (SA_IS_WORKER (self));
   g_return_if_fail (options == NULL || SA_IS_SPAWN_OPTIONS (options));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, sa_worker_spawn_async);
-  g_task_set_name (task, "[spawn-async] spawn");
-
-  if (g_task_return_error_if_cancelled (task))
-    return;
-
-  submit (self, task, argv, options, TRUE);
+  submit (self, argv, options, TRUE, cancellable, callback, user_data,
+          sa_worker_spawn_async, "[spawn-async] spawn");
 }
 
 /**

@@ -62,6 +62,17 @@ sa_test_wait_flag (const gboolean *flag,
     }
 }
 
+SaWorker *
+sa_test_new_worker (void)
+{
+  g_autoptr(GError) error = NULL;
+  SaWorker *worker = sa_worker_new (NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (worker);
+  return worker;
+}
+
 SaResult *
 sa_test_run (SaWorker            *worker,
              const char * const  *argv,

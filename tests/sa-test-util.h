@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* A new worker; fails the test if there is none. */
+SaWorker *sa_test_new_worker      (void);
+
 /* Runs one command and iterates the thread-default main context until
  * its callback has run. Returns the result or NULL with error set. */
 SaResult *sa_test_run             (SaWorker            *worker,

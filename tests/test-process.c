@@ -19,16 +19,6 @@
 
 #include "sa-test-util.h"
 
-static SaWorker *
-new_worker (void)
-{
-  g_autoptr(GError) error = NULL;
-  SaWorker *worker = sa_worker_new (NULL, &error);
-
-  g_assert_no_error (error);
-  return worker;
-}
-
 static SaSpawnOptions *
 options_with (SaStdio stdin_mode,
               SaStdio stdout_mode,
@@ -91,7 +81,7 @@ wait_check_ok (SaProcess *process)
 static void
 test_echo (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "echo", "hello", "world!", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
   g_autofree char *out = read_all (sa_process_get_stdout_pipe (process));
@@ -107,7 +97,7 @@ test_echo (void)
 static void
 test_cat (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_PIPE);
   const char *argv[] = { "cat", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -127,7 +117,7 @@ test_cat (void)
 static void
 test_stdin_eof (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_NULL);
   const char *argv[] = { "sh", "-c", "wc -c", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -143,7 +133,7 @@ test_stdin_eof (void)
 static void
 test_exit1 (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "exit 1", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
   g_autoptr(GError) error = NULL;
@@ -180,7 +170,7 @@ on_line (GObject      *source,
 static void
 test_multi_lines (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "for i in $(seq 1 1000); do echo line $i; done", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
   g_autoptr(GDataInputStream) data = g_data_input_stream_new (sa_process_get_stdout_pipe (process));
@@ -200,7 +190,7 @@ test_multi_lines (void)
 static void
 test_splice (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "seq", "1", "100000", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
   g_autoptr(GError) error = NULL;
@@ -226,7 +216,7 @@ test_splice (void)
 static void
 test_stderr_merge (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_NULL, SA_STDIO_PIPE, SA_STDIO_MERGE);
   const char *argv[] = { "sh", "-c", "echo one; echo two >&2; echo three; echo four >&2", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -242,7 +232,7 @@ test_stderr_merge (void)
 static void
 test_inherit (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_NULL, SA_STDIO_INHERIT, SA_STDIO_INHERIT);
   const char *argv[] = { "sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL };
   g_autofree char *path = NULL;
@@ -274,7 +264,7 @@ test_inherit (void)
 static void
 test_pass_fd (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
   const char *argv[] = { "sh", "-c", "echo via-fd-3 >&3; ls /proc/self/fd; echo done", NULL };
   g_autofree char *path = NULL;
@@ -319,7 +309,7 @@ read_line (GDataInputStream *data)
 static void
 test_bc_conversation (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_PIPE);
   const char *argv[] = { "bc", "-q", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -410,7 +400,7 @@ on_read (GObject      *source,
 static void
 test_cat_both_ways (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_NULL);
   const char *argv[] = { "cat", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -479,7 +469,7 @@ pipe_size (GInputStream *stream)
 static void
 test_big_producer_pipe (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *big[] = { "head", "-c", "2097152", "/dev/zero", NULL };
   const char *small[] = { "echo", "small", NULL };
   g_autoptr(SaProcess) process = NULL;
@@ -525,7 +515,7 @@ test_big_producer_pipe (void)
 static void
 test_signal_trapped (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "trap 'echo got TERM; exit 3' TERM; echo ready; "
                                      "while :; do sleep 0.01; done", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
@@ -551,7 +541,7 @@ test_signal_trapped (void)
 static void
 test_force_exit_group (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "sleep 100 & echo $!; sleep 100", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, NULL);
   g_autoptr(GDataInputStream) data = g_data_input_stream_new (sa_process_get_stdout_pipe (process));
@@ -587,7 +577,7 @@ on_result (GObject      *source,
 static void
 test_wait_cancelled (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_NULL);
   const char *argv[] = { "cat", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
@@ -619,7 +609,7 @@ test_wait_cancelled (void)
 static void
 test_spawn_cancelled (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("sa-process-XXXXXX", NULL);
   g_autofree char *pid_file = g_build_filename (dir, "pid", NULL);
@@ -662,7 +652,7 @@ test_spawn_cancelled (void)
 static void
 test_timeout (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
   const char *argv[] = { "sleep", "100", NULL };
   g_autoptr(SaProcess) process = NULL;
@@ -684,7 +674,7 @@ test_timeout (void)
 static void
 test_drop_last_ref (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_NULL, SA_STDIO_NULL);
   g_autofree char *dir = g_dir_make_tmp ("sa-process-XXXXXX", NULL);
   g_autofree char *done_file = g_build_filename (dir, "done", NULL);
@@ -711,7 +701,7 @@ test_drop_last_ref (void)
 static void
 run_worker_gone (gboolean destroy)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "sleep 100 & while :; do echo tick; sleep 0.01; done", NULL };
   g_autoptr(GError) error = NULL;
   SaProcess *processes[4];
@@ -774,7 +764,7 @@ test_helper_killed (void)
 static void
 test_aspawn_modes (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   const char *argv[] = { "sh", "-c", "echo out; echo err >&2; cat", NULL };
   g_autoptr(SaResult) result = NULL;
   g_autoptr(SaSpawnOptions) merge = options_with (SA_STDIO_NULL, SA_STDIO_PIPE, SA_STDIO_MERGE);
@@ -816,7 +806,7 @@ test_aspawn_modes (void)
 static void
 test_invalid_combinations (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   GPid helper = sa_worker_get_helper_pid (worker);
   const char *argv[] = { "true", NULL };
   g_autoptr(GBytes) input = g_bytes_new_static ("x", 1);
@@ -871,7 +861,7 @@ test_invalid_combinations (void)
 static void
 test_spawn_errors (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(GError) error = NULL;
   const char *missing[] = { "no-such-program-sa", NULL };
   g_autoptr(SaProcess) process = sa_worker_spawn (worker, missing, NULL, NULL, &error);

@@ -15,16 +15,6 @@
 
 #include "reliab-util.h"
 
-static SaWorker *
-new_worker (void)
-{
-  g_autoptr(GError) error = NULL;
-  SaWorker *worker = sa_worker_new (NULL, &error);
-
-  g_assert_no_error (error);
-  return worker;
-}
-
 static char *
 run_stdout (SaWorker           *worker,
             const char * const *argv)
@@ -128,7 +118,7 @@ test_child_fds (void)
 
   /* 500 leaked fds before the worker exists, 500 after. */
   before = leak_fds (500);
-  worker = new_worker ();
+  worker = sa_test_new_worker ();
   after = leak_fds (500);
 
   assert_child_fds (worker);
@@ -152,7 +142,7 @@ test_child_fds (void)
 static void
 test_socketpair (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   GPid helper = sa_worker_get_helper_pid (worker);
   g_autofree char *link_path = g_strdup_printf ("/proc/%d/fd/3", helper);
   g_autofree char *target = g_file_read_link (link_path, NULL);
@@ -212,7 +202,7 @@ status_field (const char *status,
 static void
 test_credentials (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   GPid helper = sa_worker_get_helper_pid (worker);
   const char *argv[] = { "cat", "/proc/self/status", NULL };
   g_autofree char *child_status = run_stdout (worker, argv);
@@ -266,7 +256,7 @@ test_signals_reset (void)
   sigaddset (&usr1, SIGUSR1);
   pthread_sigmask (SIG_BLOCK, &usr1, &old_mask);
 
-  worker = new_worker ();
+  worker = sa_test_new_worker ();
   for (guint i = 0; i < 2; i++)
     {
       g_autofree char *status = run_stdout (worker, argv);
@@ -361,7 +351,7 @@ test_env_not_logged (void)
 
   /* Explicit env, and NULL env (the caller's, holding the secret too). */
   g_setenv ("SA_SECRET", secret, TRUE);
-  worker = new_worker ();
+  worker = sa_test_new_worker ();
   sa_spawn_options_set_env (options, (const char * const *)env);
   sa_spawn_options_set_timeout_ms (options, 50);
   sa_spawn_options_set_max_output (options, 4096);

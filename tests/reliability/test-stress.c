@@ -105,16 +105,6 @@ wait_new_helper (SaWorker *worker,
   return pid;
 }
 
-static SaWorker *
-new_worker (void)
-{
-  g_autoptr(GError) error = NULL;
-  SaWorker *worker = sa_worker_new (NULL, &error);
-
-  g_assert_no_error (error);
-  return worker;
-}
-
 static SaSpawnOptions *
 marked_options (void)
 {
@@ -205,7 +195,7 @@ canceller_main (gpointer data)
 static void
 test_cancel_around_submit (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(GAsyncQueue) jobs = g_async_queue_new ();
   GThread *threads[CANCELLERS];
   Call *calls = g_new0 (Call, SUBMIT_ROUNDS);
@@ -343,7 +333,7 @@ submitter_main (gpointer data)
 static void
 test_cancel_around_submit_threads (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(GAsyncQueue) jobs = g_async_queue_new ();
   GThread *cancellers[CANCELLERS];
   GThread *threads[SUBMITTERS];
@@ -402,7 +392,7 @@ typedef enum
 static void
 run_kill_around (Around around)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = marked_options ();
   g_autoptr(GBytes) input = NULL;
   const char *sleep_argv[] = { "sleep", "10", NULL };
@@ -521,7 +511,7 @@ test_kill_around_input (void)
 static void
 test_kill_during_drain (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = marked_options ();
   const char *argv[] = { "sh", "-c", "echo hi; sleep 30 &", NULL };
   gint64 deadline = stress_deadline ();
@@ -632,7 +622,7 @@ run_destroy_in_cancelled (gboolean unref,
   while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
     {
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-      Victim victim = { new_worker (), unref, 0 };
+      Victim victim = { sa_test_new_worker (), unref, 0 };
       Call calls[3] = { { 0 } };
       gint64 settle = g_get_monotonic_time () + g_random_int_range (0, 2001);
 
@@ -701,7 +691,7 @@ on_cancelled_slow (GCancellable *cancellable,
 static void
 test_slow_cancelled_handler (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   const char *sleep_argv[] = { "sleep", "10", NULL };
   const char *echo_argv[] = { "echo", "on time", NULL };
@@ -756,7 +746,7 @@ run_destroy_in_exit (gboolean unref)
   arm_watchdog (60);
   while (rounds < HANDLER_ROUNDS / 4 && g_get_monotonic_time () < deadline)
     {
-      Victim victim = { new_worker (), unref, 0 };
+      Victim victim = { sa_test_new_worker (), unref, 0 };
       g_autoptr(SaWorker) keep = g_object_ref (victim.worker);   /* for the pid */
       Call calls[4] = { { 0 } };
       GPid helper = wait_new_helper (victim.worker, 0);
@@ -830,7 +820,7 @@ run_destroy_in_callback (gboolean unref)
   arm_watchdog (60);
   while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
     {
-      CallbackHit data = { { new_worker (), unref, 0 }, 0, 0 };
+      CallbackHit data = { { sa_test_new_worker (), unref, 0 }, 0, 0 };
       guint n = g_random_int_range (1, 9);
 
       for (guint i = 0; i < n; i++)
@@ -885,7 +875,7 @@ test_destroy_from_threads (void)
   arm_watchdog (60);
   while (rounds < HANDLER_ROUNDS && g_get_monotonic_time () < deadline)
     {
-      g_autoptr(SaWorker) worker = new_worker ();
+      g_autoptr(SaWorker) worker = sa_test_new_worker ();
       DestroyJob job = { worker, g_get_monotonic_time () + g_random_int_range (0, 5001) };
       GThread *threads[3];
       Call calls[8] = { { 0 } };
@@ -969,7 +959,7 @@ process_job_main (gpointer data)
 static void
 test_process_waits_around_exit (void)
 {
-  g_autoptr(SaWorker) worker = new_worker ();
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
   g_autoptr(SaSpawnOptions) options = marked_options ();
   gint64 deadline = stress_deadline ();
   guint rounds = 0, cancelled = 0;
@@ -1028,7 +1018,7 @@ run_process_faults (gboolean destroy)
   arm_watchdog (120);
   while (rounds < PROCESS_ROUNDS / 4 && g_get_monotonic_time () < deadline)
     {
-      g_autoptr(SaWorker) worker = new_worker ();
+      g_autoptr(SaWorker) worker = sa_test_new_worker ();
       GAsyncResult *spawns[6] = { NULL };
       WaitCall waits[6] = { { 0 } };
       SaProcess *processes[6] = { NULL };
