@@ -89,7 +89,6 @@ test_echo (void)
   g_assert_cmpstr (out, ==, "hello world!\n");
   g_assert_null (sa_process_get_stdin_pipe (process));
   g_assert_nonnull (sa_process_get_stderr_pipe (process));
-  g_assert_nonnull (sa_process_get_identifier (process));
   wait_check_ok (process);
   g_assert_null (sa_process_get_identifier (process));
 }
@@ -103,7 +102,10 @@ test_cat (void)
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
+  g_autofree char *pid = g_strdup_printf ("%d", (int)sa_process_get_pid (process));
 
+  /* cat cannot end before its stdin does: it is running. */
+  g_assert_cmpstr (sa_process_get_identifier (process), ==, pid);
   g_assert_true (g_output_stream_write_all (sa_process_get_stdin_pipe (process),
                                             "hello, cat\n", 11, NULL, NULL, &error));
   g_assert_no_error (error);
@@ -111,6 +113,7 @@ test_cat (void)
   out = read_all (sa_process_get_stdout_pipe (process));
   g_assert_cmpstr (out, ==, "hello, cat\n");
   wait_check_ok (process);
+  g_assert_null (sa_process_get_identifier (process));
 }
 
 /* Closing stdin is the child's end of input. */
