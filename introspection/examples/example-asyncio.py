@@ -1,16 +1,13 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""spawn-async from asyncio, through sa_asyncio.py: input on stdin, several
-commands at once, an exit status, a missing program and a timeout."""
+"""spawn-async from asyncio, with the spawn_async package: input on stdin,
+several commands at once, an exit status, a missing program and a
+timeout."""
 
 import asyncio
 
-import gi
-
-gi.require_version('Sa', '1.0')
-from gi.repository import Gio, GLib, Sa  # noqa: E402
-
-import sa_asyncio  # noqa: E402
+import spawn_async
+from gi.repository import Gio, GLib, Sa
 
 
 def words(text):
@@ -19,7 +16,7 @@ def words(text):
 
 
 async def main():
-    async with sa_asyncio.Worker() as worker:
+    async with spawn_async.Worker() as worker:
         # Bytes for the child's stdin.
         fruit = GLib.Bytes.new(b'cherry\napple\nbanana\n')
         result = await worker.aspawn(['sort'], Sa.SpawnOptions(input=fruit))

@@ -1,20 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A live process from asyncio, through sa_asyncio.py: follow a program's
-output line by line while it runs (async for), then wait for its end."""
+"""A live process from asyncio, with the spawn_async package: follow a
+program's output line by line while it runs (async for), then wait for
+its end."""
 
 import asyncio
 
-import gi
-
-gi.require_version('Sa', '1.0')
-from gi.repository import Sa  # noqa: E402
-
-import sa_asyncio  # noqa: E402
+import spawn_async
+from gi.repository import Sa
 
 
 async def main():
-    async with sa_asyncio.Worker() as worker:
+    async with spawn_async.Worker() as worker:
         # stderr in the same stream, in order.
         options = Sa.SpawnOptions(stderr_mode=Sa.Stdio.MERGE)
         process = await worker.spawn(

@@ -11,6 +11,12 @@ SPAWN_ASYNC_HELPER (the library must find its helper in libexecdir):
   `pkg-config --cflags --libs spawn-async-1` and runs them, in English
   and, with the installed catalog, in German;
 - runs the GJS and Python examples against the installed typelib;
+- imports the spawn_async package with the prefix's own interpreter and
+  no environment at all pointing at the prefix (no PYTHONPATH, no
+  GI_TYPELIB_PATH, no LD_LIBRARY_PATH), and runs the asyncio examples.
+  The prefix is a virtual environment (with the system's site packages,
+  for gi) in which meson finds that interpreter first on PATH, as a
+  user's would be;
 - builds the Vala example against the installed VAPI and runs it.
 
 Usage: test-installed.py SOURCE_ROOT VERSION
@@ -123,9 +129,12 @@ def main():
         build = os.path.join(tmp, 'build')
         env = base_env()
 
+        run([sys.executable, '-m', 'venv', '--system-site-packages', '--without-pip', prefix], env)
+        prefix_python = os.path.join(prefix, 'bin', 'python3')
+        setup_env = dict(env, PATH=os.path.join(prefix, 'bin') + os.pathsep + env['PATH'])
         run(['meson', 'setup', build, source_root, '--prefix', prefix,
-             '-Dtests=false', '--wrap-mode=nodownload'], env)
-        run(['meson', 'install', '-C', build, '--quiet'], env)
+             '-Dtests=false', '--wrap-mode=nodownload'], setup_env)
+        run(['meson', 'install', '-C', build, '--quiet'], setup_env)
 
         libdir = find_libdir(prefix)
         check_files(prefix, libdir, with_docs)
@@ -177,6 +186,19 @@ def main():
         expect('Python example',
                run([sys.executable, os.path.join(examples, 'example-callbacks.py')], user),
                expected_output)
+
+        # The spawn_async package, with nothing in the environment
+        package = run([prefix_python, '-c', 'import spawn_async, os; '
+                       'print(os.path.dirname(spawn_async.__file__))'], env).strip()
+        expect('spawn_async imported from the prefix', package,
+               run([prefix_python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
+                   env).strip() + '/spawn_async')
+        expect('Python asyncio example',
+               run([prefix_python, os.path.join(examples, 'example-asyncio.py')], env),
+               expected_output)
+        expect('Python asyncio lines example',
+               run([prefix_python, os.path.join(examples, 'lines-asyncio.py')], env),
+               read_lines(os.path.join(examples, 'follow-expected.txt')))
 
         # Vala, with the installed VAPI
         example_vala = os.path.join(tmp, 'example-vala')
