@@ -241,6 +241,12 @@ library_seeds (void)
 
   b.len = 0; put_byte (&b, 0); put (&b, "\x08\0\0\0\x06\0", 6);
   write_seed ("library-message", "truncated-header", &b);
+
+  /* A SPAWN (the library's own type) declaring 13 fds, one of them come:
+   * once the fuzzer's, when this target still assumed at most
+   * SA_PROTO_MAX_FDS in any frame. */
+  b.len = 0; put_byte (&b, 4 | 1); put (&b, "\0\0\0\0\x02\0\x0d\0\x09\0\0\0", 12);
+  write_seed ("library-message", "spawn-13-fds-from-helper", &b);
 }
 
 int
