@@ -48,3 +48,9 @@ void bench_conversation (SaWorker *worker,
                          guint64   heap_mib,
                          guint     lines,
                          guint     rounds);
+
+/* bench-free.c: what dropping a big result costs the thread that drops it. */
+void bench_free (SaWorker *worker,
+                 guint64   heap_mib,
+                 guint     mib,
+                 guint     reps);

@@ -15,6 +15,7 @@
  *               each print --mainloop-mib MiB
  *   pipe        --pipe-mib MiB read from a live process's stdout pipe
  *   conversation  --conversation-lines lines written to cat and read back
+ *   free        what dropping a result of --free-mib MiB costs the caller
  *
  * block and latency measure spawn_async() (SaProcess) beside
  * aspawn_async() (SaWorker); pipe and conversation are in bench-process.c.
@@ -65,6 +66,8 @@ static int      opt_pipe_mib = 1024;
 static int      opt_pipe_rounds = 3;
 static int      opt_conversation_lines = 10000;
 static int      opt_conversation_rounds = 3;
+static int      opt_free_mib = 256;
+static int      opt_free_reps = 5;
 static char    *opt_csv = NULL;
 static char    *opt_json = NULL;
 static gboolean opt_no_node = FALSE;
@@ -75,7 +78,7 @@ static gboolean opt_io_batch = FALSE;
 static GOptionEntry entries[] = {
   { "modes", 'm', 0, G_OPTION_ARG_STRING, &opt_modes,
     "Modes to run, comma-separated (default: block,latency,throughput,memory,capture,mainloop,"
-    "pipe,conversation)", "LIST" },
+    "pipe,conversation,free)", "LIST" },
   { "methods", 'M', 0, G_OPTION_ARG_STRING, &opt_methods,
     "Only the methods whose names start with one of these, comma-separated "
     "(SaWorker,SaProcess,GSubprocess,g_spawn_async,posix_spawn,node; default: all)", "LIST" },
@@ -109,6 +112,10 @@ static GOptionEntry entries[] = {
     "Lines through cat in the conversation mode (default: 10000)", "N" },
   { "conversation-rounds", 0, 0, G_OPTION_ARG_INT, &opt_conversation_rounds,
     "Rounds of every method in the conversation mode (default: 3)", "N" },
+  { "free-mib", 0, 0, G_OPTION_ARG_INT, &opt_free_mib,
+    "Output of the result dropped in the free mode (default: 256)", "MIB" },
+  { "free-reps", 0, 0, G_OPTION_ARG_INT, &opt_free_reps,
+    "Results dropped per method in the free mode (default: 5)", "N" },
   { "csv", 0, 0, G_OPTION_ARG_FILENAME, &opt_csv,
     "Write the results as CSV here (default: bench-results.csv)", "PATH" },
   { "json", 0, 0, G_OPTION_ARG_FILENAME, &opt_json,
@@ -1256,7 +1263,7 @@ format_number (double value,
 }
 
 static const char *mode_order[] = {
-  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation",
+  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation", "free",
 };
 
 static guint
@@ -1380,6 +1387,9 @@ print_targets (void)
     ADD ("pipe read SaProcess / GSubprocess (median)", a->p50, "x", FALSE, 1.0);
   if ((a = find_row ("pipe", "SaProcess / posix_spawn+read", "ratio", G_MAXUINT64)))
     ADD ("pipe read SaProcess / plain read() (median)", a->p50, "x", FALSE, 0.9);
+
+  if ((a = find_row ("free", "SaWorker result", "unref", G_MAXUINT64)))
+    ADD ("dropping a big result (SaWorker, max)", a->max, "us", TRUE, 200);
 
   if ((a = find_row ("mainloop", "SaWorker", "timer lateness", G_MAXUINT64)))
     ADD ("1 ms timer worst lateness (SaWorker)", a->max / 1000.0, "ms", TRUE, 5.0);
@@ -1557,17 +1567,20 @@ main (int    argc,
       opt_pipe_rounds = 1;
       opt_conversation_lines = MIN (opt_conversation_lines, 500);
       opt_conversation_rounds = 1;
+      opt_free_mib = MIN (opt_free_mib, 32);
+      opt_free_reps = 1;
     }
   if (opt_reps < 1 || opt_fork_reps < 1 || opt_tp_count < 1 || opt_tp_rounds < 1 || opt_inflight < 1 ||
       opt_capture_mib < 1 || opt_capture_reps < 1 || opt_mainloop_cmds < 1 ||
       opt_mainloop_mib < 1 || opt_pipe_mib < 1 || opt_pipe_rounds < 1 ||
-      opt_conversation_lines < 1 || opt_conversation_rounds < 1)
+      opt_conversation_lines < 1 || opt_conversation_rounds < 1 || opt_free_mib < 1 ||
+      opt_free_reps < 1)
     {
       g_printerr ("counts and sizes must be positive\n");
       return 2;
     }
 
-  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,pipe,conversation,block",
+  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,pipe,conversation,free,block",
                       ",", -1);
   heap_list = g_strsplit (opt_heaps ? opt_heaps : "16M,2G,8G", ",", -1);
   for (guint i = 0; heap_list[i] != NULL; i++)
@@ -1613,6 +1626,8 @@ main (int    argc,
   if (has_mode ((const char * const *) modes, "conversation"))
     bench_conversation (worker, base_heap, (guint) opt_conversation_lines,
                         (guint) opt_conversation_rounds);
+  if (has_mode ((const char * const *) modes, "free"))
+    bench_free (worker, base_heap, (guint) opt_free_mib, (guint) opt_free_reps);
   if (has_mode ((const char * const *) modes, "block"))
     bench_block (worker, heaps);
   ballast_free ();

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "sa-buffer-private.h"
+#include "sa-release-private.h"
 
 #define MAP_ABOVE       (1024 * 1024)
 #define POPULATE_AHEAD  (2 * 1024 * 1024)   /* > the biggest pipe we ask for */
@@ -117,12 +118,14 @@ sa_buffer_reserve (SaBuffer *self,
   return self->data + self->len;
 }
 
+/* The GBytes' free function: runs where the last reference goes, often
+ * the application's main loop, so the unmapping is handed over. */
 static void
 unmap (gpointer data)
 {
   Mapping *mapping = data;
 
-  munmap (mapping->address, mapping->size);
+  sa_release_mapping (mapping->address, mapping->size);
   g_free (mapping);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "sa-error.h"
+#include "sa-release-private.h"
 #include "sa-result-private.h"
 
 /**
@@ -49,9 +50,10 @@ sa_result_finalize (GObject *object)
 
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     {
-      /* A text that is the stream's own buffer is not a copy. */
+      /* A text that is the stream's own buffer is not a copy; a copy is
+       * about as big as the stream, and given back off this thread. */
       if (self->texts[i] != g_bytes_get_data (self->streams[i], NULL))
-        g_free (self->texts[i]);
+        sa_release_memory (self->texts[i], g_bytes_get_size (self->streams[i]));
       g_clear_pointer (&self->streams[i], g_bytes_unref);
     }
 
