@@ -54,3 +54,7 @@ void bench_free (SaWorker *worker,
                  guint64   heap_mib,
                  guint     mib,
                  guint     reps);
+
+/* bench-create.c: making a worker, beside one GSubprocess spawn. */
+void bench_create (guint64 heap_mib,
+                   guint   reps);

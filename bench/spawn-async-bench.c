@@ -16,6 +16,8 @@
  *   pipe        --pipe-mib MiB read from a live process's stdout pipe
  *   conversation  --conversation-lines lines written to cat and read back
  *   free        what dropping a result of --free-mib MiB costs the caller
+ *   create      making a worker, at each heap size of --heaps, beside one
+ *               GSubprocess spawn (bench-create.c)
  *
  * block and latency measure spawn_async() (SaProcess) beside
  * aspawn_async() (SaWorker); pipe and conversation are in bench-process.c.
@@ -30,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -62,12 +65,14 @@ static int      opt_capture_mib = 512;
 static int      opt_capture_reps = 3;
 static int      opt_mainloop_cmds = 16;
 static int      opt_mainloop_mib = 16;
+static char    *opt_mainloop_input = NULL;
 static int      opt_pipe_mib = 1024;
 static int      opt_pipe_rounds = 3;
 static int      opt_conversation_lines = 10000;
 static int      opt_conversation_rounds = 3;
 static int      opt_free_mib = 256;
 static int      opt_free_reps = 5;
+static int      opt_create_reps = 20;
 static char    *opt_csv = NULL;
 static char    *opt_json = NULL;
 static gboolean opt_no_node = FALSE;
@@ -78,7 +83,7 @@ static gboolean opt_io_batch = FALSE;
 static GOptionEntry entries[] = {
   { "modes", 'm', 0, G_OPTION_ARG_STRING, &opt_modes,
     "Modes to run, comma-separated (default: block,latency,throughput,memory,capture,mainloop,"
-    "pipe,conversation,free)", "LIST" },
+    "pipe,conversation,free,create)", "LIST" },
   { "methods", 'M', 0, G_OPTION_ARG_STRING, &opt_methods,
     "Only the methods whose names start with one of these, comma-separated "
     "(SaWorker,SaProcess,GSubprocess,g_spawn_async,posix_spawn,node; default: all)", "LIST" },
@@ -104,6 +109,8 @@ static GOptionEntry entries[] = {
     "Commands at once in the mainloop mode (default: 16)", "N" },
   { "mainloop-mib", 0, 0, G_OPTION_ARG_INT, &opt_mainloop_mib,
     "Output per command in the mainloop mode (default: 16)", "MIB" },
+  { "mainloop-input", 0, 0, G_OPTION_ARG_FILENAME, &opt_mainloop_input,
+    "What the mainloop mode's commands print (head -c of it; default: /dev/zero)", "FILE" },
   { "pipe-mib", 0, 0, G_OPTION_ARG_INT, &opt_pipe_mib,
     "Bytes read from a process's stdout in the pipe mode (default: 1024)", "MIB" },
   { "pipe-rounds", 0, 0, G_OPTION_ARG_INT, &opt_pipe_rounds,
@@ -114,6 +121,8 @@ static GOptionEntry entries[] = {
     "Rounds of every method in the conversation mode (default: 3)", "N" },
   { "free-mib", 0, 0, G_OPTION_ARG_INT, &opt_free_mib,
     "Output of the result dropped in the free mode (default: 256)", "MIB" },
+  { "create-reps", 0, 0, G_OPTION_ARG_INT, &opt_create_reps,
+    "Workers made per method and heap in the create mode (default: 20)", "N" },
   { "free-reps", 0, 0, G_OPTION_ARG_INT, &opt_free_reps,
     "Results dropped per method in the free mode (default: 5)", "N" },
   { "csv", 0, 0, G_OPTION_ARG_FILENAME, &opt_csv,
@@ -594,16 +603,21 @@ run_one (Method    method,
   return block_us;
 }
 
+/* The block mode and the create mode, heap size after heap size. */
 static void
-bench_block (SaWorker *worker,
-             GArray   *heaps)
+bench_heaps (SaWorker *worker,
+             GArray   *heaps,
+             gboolean  with_block,
+             gboolean  with_create)
 {
   for (guint h = 0; h < heaps->len; h++)
     {
       guint64 heap_mib = g_array_index (heaps, guint64, h);
 
       ballast_grow_to (heap_mib);
-      for (Method m = 0; m < N_METHODS; m++)
+      if (with_create)
+        bench_create (heap_mib, (guint) opt_create_reps);
+      for (Method m = 0; with_block && m < N_METHODS; m++)
         {
           g_autoptr(GArray) samples = NULL;
           gboolean forks = m == METHOD_GSUBPROCESS || m == METHOD_G_SPAWN_ASYNC;
@@ -1089,14 +1103,96 @@ set_flag (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+count_one (gpointer user_data)
+{
+  ((Run *) user_data)->completed++;
+  return G_SOURCE_REMOVE;
+}
+
+/* The floor: the same children, started and drained by a plain thread
+ * (poll() and read() into malloc()ed buffers, freed there), while the
+ * main loop only waits. */
+static gpointer
+drain_in_thread (gpointer user_data)
+{
+  Burst *burst = user_data;
+  guint n = (guint) opt_mainloop_cmds;
+  g_autofree struct pollfd *fds = g_new0 (struct pollfd, n);
+  g_autofree GString **outputs = g_new0 (GString *, n);
+  g_autofree pid_t *pids = g_new0 (pid_t, n);
+  guint open_fds = n;
+  char chunk[65536];
+
+  for (guint i = 0; i < n; i++)
+    {
+      posix_spawn_file_actions_t actions;
+      int pipe_fds[2];
+      int ret;
+
+      if (pipe2 (pipe_fds, O_CLOEXEC) != 0)
+        g_error ("pipe: %s", g_strerror (errno));
+      posix_spawn_file_actions_init (&actions);
+      posix_spawn_file_actions_adddup2 (&actions, pipe_fds[1], 1);
+      ret = posix_spawn (&pids[i], burst->argv[0], &actions, NULL, (char **) burst->argv, environ);
+      posix_spawn_file_actions_destroy (&actions);
+      if (ret != 0)
+        g_error ("posix_spawn: %s", g_strerror (ret));
+      close (pipe_fds[1]);
+      fds[i] = (struct pollfd) { pipe_fds[0], POLLIN, 0 };
+      outputs[i] = g_string_new (NULL);
+    }
+
+  while (open_fds > 0)
+    {
+      if (poll (fds, n, -1) < 0 && errno != EINTR)
+        g_error ("poll: %s", g_strerror (errno));
+      for (guint i = 0; i < n; i++)
+        {
+          gssize got;
+
+          if (fds[i].fd < 0 || fds[i].revents == 0)
+            continue;
+          got = read (fds[i].fd, chunk, sizeof chunk);
+          if (got > 0)
+            g_string_append_len (outputs[i], chunk, got);
+          else if (got == 0 || errno != EINTR)
+            {
+              close (fds[i].fd);
+              fds[i].fd = -1;
+              open_fds--;
+            }
+        }
+    }
+
+  for (guint i = 0; i < n; i++)
+    {
+      bench_waitpid_checked (pids[i]);
+      if (outputs[i]->len != burst->expected)
+        g_error ("plain thread: got %" G_GSIZE_FORMAT " bytes", outputs[i]->len);
+      g_string_free (outputs[i], TRUE);
+      g_main_context_invoke (NULL, count_one, burst->run);
+    }
+  return NULL;
+}
+
+static gboolean
+launch_drain_thread (gpointer user_data)
+{
+  g_thread_unref (g_thread_new ("bench-drain", drain_in_thread, user_data));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 bench_mainloop (SaWorker *worker,
                 guint64   heap_mib)
 {
   gsize bytes = (gsize) opt_mainloop_mib * MiB;
   g_autofree char *count = g_strdup_printf ("%" G_GSIZE_FORMAT, bytes);
-  const char *argv[] = { "/usr/bin/head", "-c", count, "/dev/zero", NULL };
-  const char *methods[] = { "idle (no commands)", "SaWorker", "GSubprocess communicate_async" };
+  const char *input = opt_mainloop_input ? opt_mainloop_input : "/dev/zero";
+  const char *argv[] = { "/usr/bin/head", "-c", count, input, NULL };
+  const char *methods[] = { "idle (no commands)", "SaWorker", "GSubprocess communicate_async",
+                            "plain thread (floor)" };
 
   for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
     {
@@ -1124,7 +1220,7 @@ bench_mainloop (SaWorker *worker,
       else
         {
           /* Launched from the loop, so a blocking launch shows as lateness. */
-          g_timeout_add (5, launch_burst, &burst);
+          g_timeout_add (5, m == 3 ? launch_drain_thread : launch_burst, &burst);
           bench_iterate_until_count (&run.completed, (guint) opt_mainloop_cmds);
         }
 
@@ -1263,7 +1359,7 @@ format_number (double value,
 }
 
 static const char *mode_order[] = {
-  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation", "free",
+  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation", "free", "create",
 };
 
 static guint
@@ -1285,7 +1381,8 @@ compare_rows (gconstpointer a,
 
   if (rx != ry)
     return rx < ry ? -1 : 1;
-  if (g_str_equal (x->mode, "block") && x->heap_mib != y->heap_mib)
+  if ((g_str_equal (x->mode, "block") || g_str_equal (x->mode, "create")) &&
+      x->heap_mib != y->heap_mib)
     return x->heap_mib < y->heap_mib ? -1 : 1;
   return x < y ? -1 : x > y;
 }
@@ -1387,6 +1484,21 @@ print_targets (void)
     ADD ("pipe read SaProcess / GSubprocess (median)", a->p50, "x", FALSE, 1.0);
   if ((a = find_row ("pipe", "SaProcess / posix_spawn+read", "ratio", G_MAXUINT64)))
     ADD ("pipe read SaProcess / plain read() (median)", a->p50, "x", FALSE, 0.9);
+
+  for (guint i = 0; i < rows->len; i++)
+    {
+      const Row *row = &g_array_index (rows, Row, i);
+
+      if (g_str_equal (row->mode, "create") && g_str_equal (row->method, "SaWorker new_async") &&
+          g_str_equal (row->metric, "block"))
+        {
+          char *what = g_strdup_printf ("new_async block p50 @ %" G_GUINT64_FORMAT " MiB",
+                                        row->heap_mib);
+
+          ADD (g_intern_string (what), row->p50, "us", TRUE, 100);
+          g_free (what);
+        }
+    }
 
   if ((a = find_row ("free", "SaWorker result", "unref", G_MAXUINT64)))
     ADD ("dropping a big result (SaWorker, max)", a->max, "us", TRUE, 200);
@@ -1569,18 +1681,19 @@ main (int    argc,
       opt_conversation_rounds = 1;
       opt_free_mib = MIN (opt_free_mib, 32);
       opt_free_reps = 1;
+      opt_create_reps = MIN (opt_create_reps, 3);
     }
   if (opt_reps < 1 || opt_fork_reps < 1 || opt_tp_count < 1 || opt_tp_rounds < 1 || opt_inflight < 1 ||
       opt_capture_mib < 1 || opt_capture_reps < 1 || opt_mainloop_cmds < 1 ||
       opt_mainloop_mib < 1 || opt_pipe_mib < 1 || opt_pipe_rounds < 1 ||
       opt_conversation_lines < 1 || opt_conversation_rounds < 1 || opt_free_mib < 1 ||
-      opt_free_reps < 1)
+      opt_free_reps < 1 || opt_create_reps < 1)
     {
       g_printerr ("counts and sizes must be positive\n");
       return 2;
     }
 
-  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,pipe,conversation,free,block",
+  modes = g_strsplit (opt_modes ? opt_modes : "latency,throughput,memory,capture,mainloop,pipe,conversation,free,block,create",
                       ",", -1);
   heap_list = g_strsplit (opt_heaps ? opt_heaps : "16M,2G,8G", ",", -1);
   for (guint i = 0; heap_list[i] != NULL; i++)
@@ -1628,8 +1741,10 @@ main (int    argc,
                         (guint) opt_conversation_rounds);
   if (has_mode ((const char * const *) modes, "free"))
     bench_free (worker, base_heap, (guint) opt_free_mib, (guint) opt_free_reps);
-  if (has_mode ((const char * const *) modes, "block"))
-    bench_block (worker, heaps);
+  if (has_mode ((const char * const *) modes, "block") ||
+      has_mode ((const char * const *) modes, "create"))
+    bench_heaps (worker, heaps, has_mode ((const char * const *) modes, "block"),
+                 has_mode ((const char * const *) modes, "create"));
   ballast_free ();
 
   bench_node ((const char * const *) modes, heaps, base_heap);

@@ -16,7 +16,8 @@ import statistics
 import sys
 
 FIELDS = ['mode', 'method', 'heap_mib', 'metric', 'unit', 'n', 'p50', 'p99', 'max', 'value']
-MODES = ['block', 'latency', 'throughput', 'memory', 'capture', 'mainloop', 'pipe', 'conversation']
+MODES = ['block', 'latency', 'throughput', 'memory', 'capture', 'mainloop', 'pipe', 'conversation',
+         'free', 'create']
 
 
 def number(text):
@@ -81,7 +82,7 @@ def print_tables(merged, out):
         rows = [r for r in merged.values() if r['mode'] == mode]
         if not rows:
             continue
-        if mode == 'block':
+        if mode in ('block', 'create'):
             rows.sort(key=lambda r: r['heap_mib'])
         out.write(f'\n#### {mode}\n\n')
         if all(math.isnan(r['p50']) for r in rows):
@@ -142,6 +143,13 @@ def targets(run):
     a = get('pipe', 'SaProcess / posix_spawn+read', 'ratio', 'p50')
     if a is not None:
         found.append(('stdout pipe read to the end, SaProcess ÷ plain read() loop', a, 'x', False, 0.9))
+    for h in sorted({h for (m, meth, h, met) in run if m == 'create'}):
+        a = get('create', 'SaWorker new_async', 'block', 'p50', h)
+        if a is not None:
+            found.append((f'new_async blocking p50, {heap(h)} heap', a, 'us', True, 100))
+    a = get('free', 'SaWorker result', 'unref', 'max')
+    if a is not None:
+        found.append(('dropping a big result (SaWorker), worst', a, 'us', True, 200))
     a = get('mainloop', 'SaWorker', 'timer lateness', 'max')
     if a is not None:
         found.append(('1 ms timer, worst lateness (SaWorker)', a / 1000, 'ms', True, 5.0))
