@@ -463,7 +463,10 @@ watch (SaWatch     *watch,
 }
 
 /* SPAWNED: fds are the parent ends of the pipes, taken: stdout, stderr,
- * stdin, those that are pipes (sa_proto_spawn_n_pipes() of them). Every
+ * stdin, those that are pipes, then a terminal's master
+ * (sa_proto_spawn_n_pipes() of them). With a terminal, stdout is one
+ * (sa-request.c): its master is read as stdout, and a read that fails
+ * with EIO once the child's side is closed ends it as EOF would. Every
  * one is made non-blocking: what the helper sent is not trusted to be
  * what it should be (one pipe twice, say), and a read must never hang
  * the I/O thread. */
@@ -482,6 +485,10 @@ sa_command_spawned (SaCommand *self,
   for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
     if (modes[i] == SA_PROTO_STDIO_PIPE && next < n_fds)
       *slots[i] = fds[next++];
+  if (self->stdio[1] == SA_PROTO_STDIO_PTY && next < n_fds)
+    self->streams[0].fd = fds[next++];
+  for (; next < n_fds; next++)
+    close (fds[next]);
 
   SA_DEBUG ("command %u (%s) started as pid %d", self->id, self->program, pid);
 
@@ -554,6 +561,11 @@ sa_command_spawn_error (SaCommand *self,
     case SA_SPAWN_STAGE_EXEC:
       error = g_error_new (G_SPAWN_ERROR, spawn_error_code (errsv),
                            _("Failed to execute “%s”: %s"),
+                           self->program, g_strerror (errsv));
+      break;
+    case SA_SPAWN_STAGE_SETUP:
+      error = g_error_new (G_SPAWN_ERROR, spawn_error_code (errsv),
+                           _("Failed to set up “%s” (its terminal or resource limits): %s"),
                            self->program, g_strerror (errsv));
       break;
     default:

@@ -507,7 +507,7 @@ lose_helper (SaConnection *self,
     {
       SaCommand *command = g_ptr_array_index (in_flight, i);
 
-      if (command->pid > 0)
+      if (command->pid > 0 && !command->detached)
         kill (-command->pid, SIGKILL);
       command->group_lingers = FALSE;   /* no helper knows its id now */
       if (command->state != SA_COMMAND_DRAINING)
@@ -735,6 +735,7 @@ answer_process (SaConnection *self,
   spawned->pid = pid;
   for (guint i = 0; i < G_N_ELEMENTS (slots); i++)
     *slots[i] = modes[i] == SA_PROTO_STDIO_PIPE && next < n_fds ? fds[next++] : -1;
+  spawned->pty_fd = next < n_fds ? fds[next++] : -1;   /* the terminal's master */
 
   if (sa_command_is_answered (command))
     {
@@ -917,7 +918,7 @@ shut_down (SaConnection *self)
   for (guint i = 0; i < in_flight->len; i++)
     {
       command = g_ptr_array_index (in_flight, i);
-      if (command->pid > 0)
+      if (command->pid > 0 && !command->detached)
         kill (-command->pid, SIGKILL);
     }
   g_hash_table_iter_init (&iter, self->lingering);

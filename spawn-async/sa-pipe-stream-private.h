@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (SaPipeInputStream, sa_pipe_input_stream, SA, PIPE_INPUT_STREAM,
                       GUnixInputStream)
 
-GInputStream *sa_pipe_input_stream_new (int fd);
+GInputStream *sa_pipe_input_stream_new     (int fd);
+GInputStream *sa_terminal_input_stream_new (int fd);
 
 G_END_DECLS

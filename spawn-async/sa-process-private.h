@@ -33,6 +33,7 @@ typedef struct
   SaInbox         *inbox;
   GPid             pid;
   int              fds[3];     /* the caller's ends: stdin, stdout, stderr; -1 */
+  int              pty_fd;     /* the master of its terminal (SA_STDIO_PTY); -1 */
 } SaSpawned;
 
 void       sa_spawned_free         (SaSpawned *spawned);

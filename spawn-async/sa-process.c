@@ -23,6 +23,7 @@
 #include <gio/gunixoutputstream.h>
 #include <glib/gi18n-lib.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ struct _SaProcess
   GOutputStream   *stdin_pipe;
   GInputStream    *stdout_pipe;
   GInputStream    *stderr_pipe;
+  GIOStream       *pty;
   SaProcessShared *shared;
   SaInbox         *inbox;
 };
@@ -273,6 +275,7 @@ sa_process_finalize (GObject *object)
   g_clear_object (&self->stdin_pipe);
   g_clear_object (&self->stdout_pipe);
   g_clear_object (&self->stderr_pipe);
+  g_clear_object (&self->pty);
   g_clear_pointer (&self->identifier, g_free);
   g_clear_pointer (&self->shared, sa_process_shared_unref);
   g_clear_pointer (&self->inbox, sa_inbox_unref);
@@ -315,6 +318,7 @@ sa_spawned_free (SaSpawned *spawned)
     }
   for (guint i = 0; i < G_N_ELEMENTS (spawned->fds); i++)
     close_fd (&spawned->fds[i]);
+  close_fd (&spawned->pty_fd);
   g_clear_pointer (&spawned->inbox, sa_inbox_unref);
   g_free (spawned);
 }
@@ -344,6 +348,15 @@ sa_process_new_take (SaSpawned *spawned)
   if (spawned->fds[2] >= 0)
     self->stderr_pipe = sa_pipe_input_stream_new (nonblocking (spawned->fds[2]));
   spawned->fds[0] = spawned->fds[1] = spawned->fds[2] = -1;
+  if (spawned->pty_fd >= 0)
+    {
+      /* The input stream owns the master; GSimpleIOStream closes both. */
+      g_autoptr(GInputStream) input = sa_terminal_input_stream_new (nonblocking (spawned->pty_fd));
+      g_autoptr(GOutputStream) output = g_unix_output_stream_new (spawned->pty_fd, FALSE);
+
+      self->pty = g_simple_io_stream_new (input, output);
+      spawned->pty_fd = -1;
+    }
   sa_spawned_free (spawned);
   return self;
 }
@@ -415,6 +428,100 @@ sa_process_get_stdin_pipe (SaProcess *self)
   g_return_val_if_fail (SA_IS_PROCESS (self), NULL);
 
   return self->stdin_pipe;
+}
+
+/**
+ * sa_process_get_pty:
+ * @self: a #SaProcess
+ *
+ * Gets the terminal the helper made for the child, with a stdio mode of
+ * %SA_STDIO_PTY: what is written to its output stream is typed at the
+ * child's terminal (`"\x03"` is Ctrl+C), and its input stream reads what
+ * the child shows there, `\r\n` line ends and all. Both streams are
+ * pollable (a `GUnixInputStream` and a `GUnixOutputStream` over the
+ * terminal's master); the input stream ends once nothing of the child's
+ * holds the terminal any more.
+ *
+ * Change its size with [method@Sa.Process.set_window_size]. A terminal
+ * of [method@Sa.SpawnOptions.take_pty_fd] is the caller's own: this is
+ * %NULL then.
+ *
+ * Returns: (nullable) (transfer none): the terminal, or %NULL
+ *
+ * Since: 1.2
+ */
+GIOStream *
+sa_process_get_pty (SaProcess *self)
+{
+  g_return_val_if_fail (SA_IS_PROCESS (self), NULL);
+
+  return self->pty;
+}
+
+/**
+ * sa_process_set_window_size:
+ * @self: a #SaProcess
+ * @rows: the terminal's height, in characters (1 to 65535)
+ * @columns: its width, in characters (1 to 65535)
+ * @error: return location for a #GError
+ *
+ * Resizes the terminal of [method@Sa.Process.get_pty]; the child's
+ * foreground process group gets `SIGWINCH`, and `stty size` shows the
+ * new size. A new terminal is 24 rows by 80 columns.
+ *
+ * Fails with `G_IO_ERROR_NOT_SUPPORTED` when the process has no such
+ * terminal, `G_IO_ERROR_CLOSED` once it has been closed, and
+ * `G_IO_ERROR_INVALID_ARGUMENT` for a size out of range.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 1.2
+ */
+gboolean
+sa_process_set_window_size (SaProcess  *self,
+                            guint       rows,
+                            guint       columns,
+                            GError    **error)
+{
+  struct winsize size = { 0 };
+  int fd;
+
+  g_return_val_if_fail (SA_IS_PROCESS (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->pty == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("The process has no terminal of its helper (SA_STDIO_PTY)"));
+      return FALSE;
+    }
+  /* A closed master's number may be another terminal's now. */
+  if (g_io_stream_is_closed (self->pty) ||
+      g_input_stream_is_closed (g_io_stream_get_input_stream (self->pty)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                           _("The process's terminal is closed"));
+      return FALSE;
+    }
+  if (rows == 0 || rows > G_MAXUINT16 || columns == 0 || columns > G_MAXUINT16)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%u by %u is not a terminal size (1 to 65535 each)"), rows, columns);
+      return FALSE;
+    }
+
+  fd = g_unix_input_stream_get_fd (G_UNIX_INPUT_STREAM (g_io_stream_get_input_stream (self->pty)));
+  size.ws_row = (unsigned short)rows;
+  size.ws_col = (unsigned short)columns;
+  if (ioctl (fd, TIOCSWINSZ, &size) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Failed to resize the terminal: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /**

@@ -26,6 +26,13 @@ SA_AVAILABLE_IN_1_2
 GInputStream  *sa_process_get_stdout_pipe  (SaProcess            *self);
 SA_AVAILABLE_IN_1_2
 GInputStream  *sa_process_get_stderr_pipe  (SaProcess            *self);
+SA_AVAILABLE_IN_1_2
+GIOStream     *sa_process_get_pty          (SaProcess            *self);
+SA_AVAILABLE_IN_1_2
+gboolean       sa_process_set_window_size  (SaProcess            *self,
+                                            guint                 rows,
+                                            guint                 columns,
+                                            GError              **error);
 
 SA_AVAILABLE_IN_1_2
 void           sa_process_send_signal      (SaProcess            *self,

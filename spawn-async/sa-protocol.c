@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* flags, timeout, signal, argc, envc, stdin, stdout, stderr, n_targets */
-#define SPAWN_FIXED_WORDS 9u
+/* flags, timeout, signal, argc, envc, stdin, stdout, stderr, n_targets,
+ * umask, n_rlimits */
+#define SPAWN_FIXED_WORDS 11u
+/* resource, soft (low, high word), hard (low, high word) */
+#define RLIMIT_WORDS 5u
 
 static uint32_t
 read_u32 (const uint8_t *p)
@@ -170,15 +173,21 @@ add_strv_size (const char * const *strv, size_t *total, uint32_t *count)
 static int
 spawn_payload_size (const char * const *argv, const char * const *envp,
                     const char *path, const char *cwd, uint32_t n_targets,
+                    const SaSpawnSetup *setup,
                     size_t *size, uint32_t *argc, uint32_t *envc)
 {
+  const char *program = setup ? setup->program : NULL;
+  uint32_t n_rlimits = setup ? setup->n_rlimits : 0;
+  /* cwd and program may be NULL: not counted then */
   const char * const extra[] = { path ? path : "", cwd, NULL };
+  const char * const extra_program[] = { program, NULL };
   uint32_t n_extra;
 
-  if (n_targets > SA_PROTO_MAX_SPAWN_FDS)
+  if (n_targets > SA_PROTO_MAX_SPAWN_FDS || n_rlimits > SA_PROTO_MAX_RLIMITS)
     return 0;
-  *size = 4u * SPAWN_FIXED_WORDS + 4u * n_targets;
+  *size = 4u * SPAWN_FIXED_WORDS + 4u * n_targets + 4u * RLIMIT_WORDS * n_rlimits;
   if (!add_strv_size (extra, size, &n_extra) ||
+      !add_strv_size (extra_program, size, &n_extra) ||
       !add_strv_size (argv, size, argc) ||
       !add_strv_size (envp, size, envc))
     return 0;
@@ -189,14 +198,22 @@ spawn_payload_size (const char * const *argv, const char * const *envp,
 
 size_t
 sa_proto_spawn_size (const char * const *argv, const char * const *envp,
-                     const char *path, const char *cwd, uint32_t n_targets)
+                     const char *path, const char *cwd, uint32_t n_targets,
+                     const SaSpawnSetup *setup)
 {
   size_t size;
   uint32_t argc, envc;
 
-  if (!spawn_payload_size (argv, envp, path, cwd, n_targets, &size, &argc, &envc))
+  if (!spawn_payload_size (argv, envp, path, cwd, n_targets, setup, &size, &argc, &envc))
     return 0;
   return SA_PROTO_HEADER_SIZE + size;
+}
+
+int
+sa_proto_spawn_has_pty (const uint32_t stdio[3])
+{
+  return stdio[0] == SA_PROTO_STDIO_PTY || stdio[1] == SA_PROTO_STDIO_PTY ||
+         stdio[2] == SA_PROTO_STDIO_PTY;
 }
 
 uint32_t
@@ -206,7 +223,7 @@ sa_proto_spawn_n_pipes (const uint32_t stdio[3])
 
   for (int i = 0; i < 3; i++)
     n += stdio[i] == SA_PROTO_STDIO_PIPE;
-  return n;
+  return n + (sa_proto_spawn_has_pty (stdio) ? 1u : 0u);
 }
 
 static uint8_t *
@@ -222,10 +239,11 @@ write_string (uint8_t *p, const char *s)
 size_t
 sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
                        uint32_t timeout_ms, int32_t kill_signal,
-                       const SaSpawnFds *fds,
+                       const SaSpawnFds *fds, const SaSpawnSetup *setup,
                        const char * const *argv, const char * const *envp,
                        const char *path, const char *cwd)
 {
+  static const SaSpawnSetup default_setup = { -1, NULL, 0, NULL };
   static const SaSpawnFds default_fds = {
     { SA_PROTO_STDIO_NULL, SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_PIPE }, 0, NULL
   };
@@ -235,13 +253,18 @@ sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
 
   if (fds == NULL)
     fds = &default_fds;
-  if (!spawn_payload_size (argv, envp, path, cwd, fds->n_targets, &size, &argc, &envc))
+  if (setup == NULL)
+    setup = &default_setup;
+  if (!spawn_payload_size (argv, envp, path, cwd, fds->n_targets, setup, &size, &argc, &envc))
     return 0;
 
+  flags &= ~(SA_SPAWN_FLAG_HAS_CWD | SA_SPAWN_FLAG_HAS_UMASK | SA_SPAWN_FLAG_HAS_PROGRAM);
   if (cwd != NULL)
     flags |= SA_SPAWN_FLAG_HAS_CWD;
-  else
-    flags &= ~SA_SPAWN_FLAG_HAS_CWD;
+  if (setup->umask >= 0)
+    flags |= SA_SPAWN_FLAG_HAS_UMASK;
+  if (setup->program != NULL)
+    flags |= SA_SPAWN_FLAG_HAS_PROGRAM;
 
   sa_proto_header_encode (out, SA_MSG_SPAWN, (uint16_t) fds->n_targets, id, (uint32_t) size);
   p = out + SA_PROTO_HEADER_SIZE;
@@ -254,13 +277,27 @@ sa_proto_spawn_encode (uint8_t *out, uint32_t id, uint32_t flags,
   write_u32 (p + 24, fds->stdio[1]);
   write_u32 (p + 28, fds->stdio[2]);
   write_u32 (p + 32, fds->n_targets);
+  write_u32 (p + 36, setup->umask >= 0 ? (uint32_t) setup->umask : 0u);
+  write_u32 (p + 40, setup->n_rlimits);
   p += 4u * SPAWN_FIXED_WORDS;
   for (uint32_t i = 0; i < fds->n_targets; i++, p += 4)
     write_u32 (p, (uint32_t) fds->targets[i]);
+  for (uint32_t i = 0; i < setup->n_rlimits; i++, p += 4u * RLIMIT_WORDS)
+    {
+      const SaProtoRlimit *limit = &setup->rlimits[i];
+
+      write_u32 (p, limit->resource);
+      write_u32 (p + 4, (uint32_t) limit->soft);
+      write_u32 (p + 8, (uint32_t) (limit->soft >> 32));
+      write_u32 (p + 12, (uint32_t) limit->hard);
+      write_u32 (p + 16, (uint32_t) (limit->hard >> 32));
+    }
 
   p = write_string (p, path ? path : "");
   if (cwd != NULL)
     p = write_string (p, cwd);
+  if (setup->program != NULL)
+    p = write_string (p, setup->program);
   for (uint32_t i = 0; i < argc; i++)
     p = write_string (p, argv[i]);
   for (uint32_t i = 0; i < envc; i++)
@@ -307,7 +344,8 @@ take_strv (const uint8_t **pos, const uint8_t *end, uint32_t n, char ***out)
 
 /* The descriptors of a request make sense: known modes, MERGE only for
  * stderr, FD exactly where a target names 0, 1 or 2, targets distinct and
- * within the limit. */
+ * within the limit; a terminal (the helper's or fd 0 as CTTY) only in a
+ * new session, and never both; DETACHED only in a new session. */
 static int
 spawn_fds_valid (const SaSpawnRequest *request)
 {
@@ -330,9 +368,31 @@ spawn_fds_valid (const SaSpawnRequest *request)
     {
       uint32_t mode = request->stdio[fd];
 
-      if (mode > SA_PROTO_STDIO_MERGE ||
+      if (mode > SA_PROTO_STDIO_PTY ||
           (mode == SA_PROTO_STDIO_MERGE && fd != 2) ||
           (mode == SA_PROTO_STDIO_FD) != has_target[fd])
+        return 0;
+    }
+
+  if ((request->flags & SA_SPAWN_FLAG_NEW_SESSION) == 0 &&
+      (sa_proto_spawn_has_pty (request->stdio) ||
+       (request->flags & (SA_SPAWN_FLAG_CTTY | SA_SPAWN_FLAG_DETACHED)) != 0))
+    return 0;
+  if ((request->flags & SA_SPAWN_FLAG_CTTY) != 0 &&
+      (request->stdio[0] != SA_PROTO_STDIO_FD || sa_proto_spawn_has_pty (request->stdio)))
+    return 0;
+  return 1;
+}
+
+/* Known resources, soft <= hard. */
+static int
+spawn_rlimits_valid (const SaSpawnRequest *request)
+{
+  for (uint32_t i = 0; i < request->n_rlimits; i++)
+    {
+      const SaProtoRlimit *limit = &request->rlimits[i];
+
+      if (limit->resource >= SA_PROTO_MAX_RESOURCE || limit->soft > limit->hard)
         return 0;
     }
   return 1;
@@ -361,14 +421,24 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
   request->stdio[1] = read_u32 (payload + 24);
   request->stdio[2] = read_u32 (payload + 28);
   request->n_targets = read_u32 (payload + 32);
+  request->umask = (int32_t) read_u32 (payload + 36);
+  request->n_rlimits = read_u32 (payload + 40);
+
+  /* Without HAS_UMASK, the word is 0 and the child inherits (-1). */
+  if ((request->flags & SA_SPAWN_FLAG_HAS_UMASK) != 0 ?
+      (request->umask < 0 || request->umask > 0777) : request->umask != 0)
+    return SA_PROTO_INVALID;
+  if ((request->flags & SA_SPAWN_FLAG_HAS_UMASK) == 0)
+    request->umask = -1;
 
   if ((request->flags & ~SA_SPAWN_FLAGS_ALL) != 0 ||
+      request->n_rlimits > SA_PROTO_MAX_RLIMITS ||
       request->kill_signal < 1 || request->kill_signal >= NSIG ||
       request->argc < 1 ||
       request->argc > SA_PROTO_MAX_STRINGS ||
       request->envc > SA_PROTO_MAX_STRINGS - request->argc ||
       request->n_targets != header->n_fds ||
-      (size_t) (end - pos) < 4u * request->n_targets)
+      (size_t) (end - pos) < 4u * request->n_targets + 4u * RLIMIT_WORDS * request->n_rlimits)
     return SA_PROTO_INVALID;
 
   if (request->n_targets > 0)
@@ -379,7 +449,22 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
       for (uint32_t i = 0; i < request->n_targets; i++, pos += 4)
         request->targets[i] = (int32_t) read_u32 (pos);
     }
-  if (!spawn_fds_valid (request))
+  if (request->n_rlimits > 0)
+    {
+      request->rlimits = calloc (request->n_rlimits, sizeof (SaProtoRlimit));
+      if (request->rlimits == NULL)
+        {
+          sa_proto_spawn_clear (request);
+          return SA_PROTO_NOMEM;
+        }
+      for (uint32_t i = 0; i < request->n_rlimits; i++, pos += 4u * RLIMIT_WORDS)
+        request->rlimits[i] = (SaProtoRlimit) {
+          .resource = read_u32 (pos),
+          .soft = read_u32 (pos + 4) | (uint64_t) read_u32 (pos + 8) << 32,
+          .hard = read_u32 (pos + 12) | (uint64_t) read_u32 (pos + 16) << 32,
+        };
+    }
+  if (!spawn_fds_valid (request) || !spawn_rlimits_valid (request))
     {
       sa_proto_spawn_clear (request);
       return SA_PROTO_INVALID;
@@ -398,6 +483,12 @@ sa_proto_spawn_decode (const SaProtoHeader *header, const uint8_t *payload,
     {
       request->cwd = take_string (&pos, end);
       if (request->cwd == NULL)
+        goto out;
+    }
+  if (request->flags & SA_SPAWN_FLAG_HAS_PROGRAM)
+    {
+      request->program = take_string (&pos, end);
+      if (request->program == NULL || request->program[0] == '\0')
         goto out;
     }
 
@@ -421,7 +512,9 @@ sa_proto_spawn_clear (SaSpawnRequest *request)
   free (request->argv);
   free (request->envp);
   free (request->targets);
+  free (request->rlimits);
   request->argv = NULL;
   request->envp = NULL;
   request->targets = NULL;
+  request->rlimits = NULL;
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SA_PROTO_VERSION          2u
+#define SA_PROTO_VERSION          3u
 
 /* Every frame starts with this header (host byte order: both ends live
  * on one machine and talk over a socketpair). */
@@ -23,6 +23,8 @@
 #define SA_PROTO_MAX_SPAWN_FDS    64u                    /* with one SPAWN */
 #define SA_PROTO_MAX_TARGET_FD    (1 << 20)              /* a child's fd number */
 #define SA_PROTO_MAX_STRINGS      (1u << 20)             /* argv + env */
+#define SA_PROTO_MAX_RLIMITS      16u                    /* with one SPAWN */
+#define SA_PROTO_MAX_RESOURCE     16u                    /* RLIM_NLIMITS on Linux */
 #define SA_PROTO_REPLY_MAX_SIZE   (SA_PROTO_HEADER_SIZE + 16u)
 
 typedef enum
@@ -40,9 +42,20 @@ typedef enum
   SA_MSG_STARTING      = 8,   /* sent by the child itself, before exec */
 } SaMsgType;
 
-/* SPAWN flags */
+/* SPAWN flags. HAS_CWD, HAS_UMASK and HAS_PROGRAM are set by the encoder
+ * from what it is given. */
 #define SA_SPAWN_FLAG_HAS_CWD     (1u << 1)
-#define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_HAS_CWD)
+#define SA_SPAWN_FLAG_NEW_SESSION (1u << 2)   /* setsid(), not setpgid() */
+#define SA_SPAWN_FLAG_DETACHED    (1u << 3)   /* outlives the helper (needs NEW_SESSION) */
+#define SA_SPAWN_FLAG_CTTY        (1u << 4)   /* fd 0, a descriptor of the SPAWN, becomes
+                                               * the controlling terminal (needs NEW_SESSION) */
+#define SA_SPAWN_FLAG_NO_SEARCH   (1u << 5)   /* the program is never looked up in path */
+#define SA_SPAWN_FLAG_HAS_UMASK   (1u << 6)
+#define SA_SPAWN_FLAG_HAS_PROGRAM (1u << 7)   /* a program string follows path (and cwd) */
+#define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_HAS_CWD | SA_SPAWN_FLAG_NEW_SESSION | \
+                                   SA_SPAWN_FLAG_DETACHED | SA_SPAWN_FLAG_CTTY | \
+                                   SA_SPAWN_FLAG_NO_SEARCH | SA_SPAWN_FLAG_HAS_UMASK | \
+                                   SA_SPAWN_FLAG_HAS_PROGRAM)
 
 /* What a child's fd 0, 1 or 2 is (SPAWN) */
 typedef enum
@@ -51,6 +64,9 @@ typedef enum
   SA_PROTO_STDIO_PIPE  = 1,   /* a pipe; its other end comes back with SPAWNED */
   SA_PROTO_STDIO_FD    = 2,   /* the SPAWN's descriptor with this target */
   SA_PROTO_STDIO_MERGE = 3,   /* stderr only: the same as stdout */
+  SA_PROTO_STDIO_PTY   = 4,   /* the terminal the helper makes for the child (one
+                               * for all its PTY fds); the master comes back
+                               * with SPAWNED, after the pipes */
 } SaProtoStdio;
 
 /* KILL flags */
@@ -64,6 +80,7 @@ typedef enum
   SA_SPAWN_STAGE_RESOURCES = 1,  /* pipe(), /dev/null, clone() */
   SA_SPAWN_STAGE_CHDIR     = 2,
   SA_SPAWN_STAGE_EXEC      = 3,
+  SA_SPAWN_STAGE_SETUP     = 4,  /* the terminal, umask, rlimits */
 } SaSpawnStage;
 
 /* EXITED flags */
@@ -89,6 +106,24 @@ typedef struct
   const int32_t *targets;
 } SaSpawnFds;
 
+/* A resource limit for the child: setrlimit (resource, { soft, hard });
+ * UINT64_MAX is RLIM_INFINITY. */
+typedef struct
+{
+  uint32_t resource;
+  uint64_t soft;
+  uint64_t hard;
+} SaProtoRlimit;
+
+/* What the child is set up with besides its descriptors. */
+typedef struct
+{
+  int32_t              umask;       /* -1: the helper's (inherited) */
+  const char          *program;     /* NULL: argv[0] */
+  uint32_t             n_rlimits;
+  const SaProtoRlimit *rlimits;
+} SaSpawnSetup;
+
 /* A decoded SPAWN request. The strings point into the payload, which
  * must outlive the request; only the arrays are allocated. */
 typedef struct
@@ -101,6 +136,10 @@ typedef struct
   int32_t     *targets;
   const char  *path;     /* PATH to search argv[0] in, "" for none */
   const char  *cwd;      /* NULL unless SA_SPAWN_FLAG_HAS_CWD */
+  const char  *program;  /* NULL unless SA_SPAWN_FLAG_HAS_PROGRAM */
+  int32_t      umask;    /* -1 unless SA_SPAWN_FLAG_HAS_UMASK */
+  uint32_t     n_rlimits;
+  SaProtoRlimit *rlimits;
   char       **argv;     /* argc entries + NULL */
   char       **envp;     /* envc entries + NULL */
   uint32_t     argc;
@@ -128,17 +167,22 @@ size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
 int    sa_proto_decode_words    (const SaProtoHeader *header, const uint8_t *payload,
                                  uint32_t *words, size_t n_words);
 
-/* SPAWN: the size of the whole frame (header included) for these strings
- * and n_targets descriptors, or 0 when it would exceed a limit. fds NULL:
- * stdin /dev/null, stdout and stderr pipes, no descriptor. */
+/* SPAWN: the size of the whole frame (header included) for these strings,
+ * n_targets descriptors and this set-up, or 0 when it would exceed a
+ * limit. fds NULL: stdin /dev/null, stdout and stderr pipes, no
+ * descriptor. setup NULL: nothing besides the descriptors. */
 size_t sa_proto_spawn_size      (const char * const *argv, const char * const *envp,
-                                 const char *path, const char *cwd, uint32_t n_targets);
+                                 const char *path, const char *cwd, uint32_t n_targets,
+                                 const SaSpawnSetup *setup);
 size_t sa_proto_spawn_encode    (uint8_t *out, uint32_t id, uint32_t flags,
                                  uint32_t timeout_ms, int32_t kill_signal,
-                                 const SaSpawnFds *fds,
+                                 const SaSpawnFds *fds, const SaSpawnSetup *setup,
                                  const char * const *argv, const char * const *envp,
                                  const char *path, const char *cwd);
-/* How many descriptors SPAWNED carries for these: one per pipe. */
+/* Whether any of fds 0, 1 and 2 is the helper's terminal. */
+int    sa_proto_spawn_has_pty   (const uint32_t stdio[3]);
+/* How many descriptors SPAWNED carries for these: one per pipe, and the
+ * terminal's master after them when there is one (3 at most). */
 uint32_t sa_proto_spawn_n_pipes (const uint32_t stdio[3]);
 int    sa_proto_spawn_decode    (const SaProtoHeader *header, const uint8_t *payload,
                                  SaSpawnRequest *request);

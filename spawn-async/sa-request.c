@@ -147,17 +147,20 @@ mode_name (SaStdio mode)
     case SA_STDIO_PIPE:    return "SA_STDIO_PIPE";
     case SA_STDIO_INHERIT: return "SA_STDIO_INHERIT";
     case SA_STDIO_MERGE:   return "SA_STDIO_MERGE";
+    case SA_STDIO_PTY:     return "SA_STDIO_PTY";
     default:               return "?";
     }
 }
 
-/* What fds 0, 1 and 2 are, from the modes, the input and take_fd(). The
- * combinations that make no sense fail here (the table is in docs/c-guide.md.in). */
+/* What fds 0, 1 and 2 are, from the modes, the input, take_fd() and
+ * take_pty_fd(). The combinations that make no sense fail here (the
+ * table is in docs/c-guide.md.in). */
 static gboolean
 resolve_descriptors (SaSpawnOptions  *options,
                      gboolean         for_process,
                      gboolean         has_input,
                      Descriptors     *d,
+                     guint32         *flags,
                      GError         **error)
 {
   static const char * const names[3] = { "stdin", "stdout", "stderr" };
@@ -166,6 +169,7 @@ resolve_descriptors (SaSpawnOptions  *options,
   gboolean targeted[3] = { FALSE, FALSE, FALSE };
   const char *problem = NULL;
   guint n_mappings = 0;
+  int pty_fd = -1;
 
   if (options != NULL)
     {
@@ -173,19 +177,42 @@ resolve_descriptors (SaSpawnOptions  *options,
       modes[1] = sa_spawn_options_get_stdout_mode (options);
       modes[2] = sa_spawn_options_get_stderr_mode (options);
       mappings = sa_spawn_options_get_fds (options, &n_mappings, &problem);
+      pty_fd = sa_spawn_options_get_pty_fd (options);
     }
 
   if (problem != NULL)
     return invalid (error, "%s", problem);
   for (int fd = 0; fd < 3; fd++)
-    if ((guint)modes[fd] > SA_STDIO_MERGE)
+    if ((guint)modes[fd] > SA_STDIO_PTY)
       return invalid (error, _("%d is not a mode for %s"), (int)modes[fd], names[fd]);
-  for (int fd = 0; fd < 2; fd++)
-    if (modes[fd] == SA_STDIO_MERGE)
-      return invalid (error, _("SA_STDIO_MERGE is for stderr only, not for %s"), names[fd]);
   for (guint i = 0; i < n_mappings; i++)
     if (mappings[i].target < 3)
       targeted[mappings[i].target] = TRUE;
+
+  if (pty_fd >= 0)
+    {
+      /* The terminal is 0, 1 and 2, whatever the modes say. */
+      for (int fd = 0; fd < 3; fd++)
+        if (targeted[fd])
+          return invalid (error, _("take_pty_fd() gives the child its %s: take_fd() cannot "
+                                   "give it %d too"), names[fd], fd);
+      if (has_input)
+        return invalid (error, "%s", _("Input needs stdin to be a pipe, not the terminal of "
+                                       "take_pty_fd()"));
+      for (int fd = 0; fd < 3; fd++)
+        {
+          targeted[fd] = TRUE;
+          if (!add_descriptor (d, pty_fd, fd, error))
+            return FALSE;
+        }
+      *flags |= SA_SPAWN_FLAG_NEW_SESSION | SA_SPAWN_FLAG_CTTY;
+    }
+  else
+    {
+      for (int fd = 0; fd < 2; fd++)
+        if (modes[fd] == SA_STDIO_MERGE)
+          return invalid (error, _("SA_STDIO_MERGE is for stderr only, not for %s"), names[fd]);
+    }
 
   if (has_input)
     {
@@ -197,6 +224,14 @@ resolve_descriptors (SaSpawnOptions  *options,
                         targeted[0] ? "a descriptor of take_fd()" : mode_name (modes[0]));
       modes[0] = SA_STDIO_PIPE;
     }
+
+  /* aspawn reads a terminal's output as stdout: one it cannot read is
+   * a terminal nobody would see. */
+  for (int fd = 0; fd < 3; fd += 2)
+    if (!for_process && modes[fd] == SA_STDIO_PTY && !targeted[fd] &&
+        (modes[1] != SA_STDIO_PTY || targeted[1]))
+      return invalid (error, _("With aspawn, a terminal's output is the result's stdout: "
+                               "SA_STDIO_PTY for %s needs it for stdout too"), names[fd]);
 
   for (guint i = 0; i < n_mappings; i++)
     if (!add_descriptor (d, mappings[i].source, mappings[i].target, error))
@@ -216,9 +251,47 @@ resolve_descriptors (SaSpawnOptions  *options,
         d->stdio[fd] = SA_PROTO_STDIO_PIPE;
       else if (modes[fd] == SA_STDIO_MERGE)
         d->stdio[fd] = SA_PROTO_STDIO_MERGE;
+      else if (modes[fd] == SA_STDIO_PTY)
+        {
+          d->stdio[fd] = SA_PROTO_STDIO_PTY;
+          *flags |= SA_SPAWN_FLAG_NEW_SESSION;
+        }
       else
         d->stdio[fd] = SA_PROTO_STDIO_NULL;
     }
+  return TRUE;
+}
+
+/* new-session, detached, umask, program, search-path and the resource
+ * limits, into flags and setup (which points into the options). */
+static gboolean
+resolve_setup (SaSpawnOptions  *options,
+               guint32         *flags,
+               SaSpawnSetup    *setup,
+               GError         **error)
+{
+  *setup = (SaSpawnSetup) { -1, NULL, 0, NULL };
+  if (options == NULL)
+    return TRUE;
+
+  setup->umask = sa_spawn_options_get_umask (options);
+  if (setup->umask < -1)
+    return invalid (error, _("%d is not a umask (0 to 0777, or -1 for the caller’s)"),
+                    setup->umask);
+  if (setup->umask > 0777)
+    return invalid (error, _("%#o is not a umask (0 to 0777, or -1 for the caller’s)"),
+                    (guint)setup->umask);
+  setup->program = sa_spawn_options_get_program (options);
+  if (setup->program != NULL && setup->program[0] == '\0')
+    return invalid (error, "%s", _("The program to run cannot be an empty name"));
+  setup->rlimits = sa_spawn_options_get_rlimits (options, &setup->n_rlimits);
+
+  if (sa_spawn_options_get_new_session (options))
+    *flags |= SA_SPAWN_FLAG_NEW_SESSION;
+  if (sa_spawn_options_get_detached (options))
+    *flags |= SA_SPAWN_FLAG_DETACHED | SA_SPAWN_FLAG_NEW_SESSION;
+  if (!sa_spawn_options_get_search_path (options))
+    *flags |= SA_SPAWN_FLAG_NO_SEARCH;
   return TRUE;
 }
 
@@ -238,14 +311,18 @@ sa_request_prepare (GTask               *task,
                                : SA_SPAWN_OPTIONS_DEFAULT_MAX_OUTPUT;
   Descriptors d = { { 0 } };
   SaSpawnFds fds;
+  SaSpawnSetup setup;
+  guint32 flags = 0;
   const char * const *child_env;
   const char *path;
+  const char *program;
   SaCommand *command;
   guint8 *frame;
   gsize size;
 
   if (!validate (argv, env, kill_signal, error) ||
-      !resolve_descriptors (options, for_process, input != NULL, &d, error))
+      !resolve_setup (options, &flags, &setup, error) ||
+      !resolve_descriptors (options, for_process, input != NULL, &d, &flags, error))
     {
       descriptors_clear (&d);
       return NULL;
@@ -253,16 +330,17 @@ sa_request_prepare (GTask               *task,
 
   /* NULL: the caller's environment as it is now. */
   child_env = env != NULL ? env : (const char * const *)environ;
-  path = search_path (argv[0], child_env);
+  program = setup.program != NULL ? setup.program : argv[0];
+  path = (flags & SA_SPAWN_FLAG_NO_SEARCH) ? "" : search_path (program, child_env);
 
-  size = sa_proto_spawn_size (argv, child_env, path, cwd, d.n);
+  size = sa_proto_spawn_size (argv, child_env, path, cwd, d.n, &setup);
   if (size == 0)
     {
-      g_autofree char *program = g_utf8_make_valid (argv[0], -1);
+      g_autofree char *valid_program = g_utf8_make_valid (program, -1);
 
       descriptors_clear (&d);
       g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_TOO_BIG,
-                   _("Failed to execute “%s”: %s"), program, g_strerror (E2BIG));
+                   _("Failed to execute “%s”: %s"), valid_program, g_strerror (E2BIG));
       return NULL;
     }
 
@@ -270,7 +348,7 @@ sa_request_prepare (GTask               *task,
   fds.n_targets = d.n;
   fds.targets = d.targets;
   frame = g_malloc (size);
-  sa_proto_spawn_encode (frame, 0, 0, timeout_ms, kill_signal, &fds,
+  sa_proto_spawn_encode (frame, 0, flags, timeout_ms, kill_signal, &fds, &setup,
                          argv, child_env, path, cwd);
 
   /* A stdin pipe without input, in aspawn: the child reads an empty one. */
@@ -279,9 +357,10 @@ sa_request_prepare (GTask               *task,
   else if (input != NULL)
     g_bytes_ref (input);
 
-  command = sa_command_new (task, argv[0], cwd, frame, size, input, max_output, kill_signal);
+  command = sa_command_new (task, program, cwd, frame, size, input, max_output, kill_signal);
   g_clear_pointer (&input, g_bytes_unref);
   memcpy (command->stdio, d.stdio, sizeof command->stdio);
+  command->detached = (flags & SA_SPAWN_FLAG_DETACHED) != 0;
   if (d.n > 0)
     {
       command->send_fds = g_memdup2 (d.sources, d.n * sizeof (int));

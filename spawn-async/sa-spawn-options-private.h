@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "sa-protocol.h"
 #include "sa-spawn-options.h"
 
 G_BEGIN_DECLS
@@ -14,5 +15,9 @@ typedef struct
 const SaFdMapping *sa_spawn_options_get_fds (SaSpawnOptions  *self,
                                              guint           *n_fds,
                                              const char     **problem);
+
+const SaProtoRlimit *sa_spawn_options_get_rlimits (SaSpawnOptions *self,
+                                                  guint          *n_rlimits);
+int                  sa_spawn_options_get_pty_fd  (SaSpawnOptions *self);
 
 G_END_DECLS

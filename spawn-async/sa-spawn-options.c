@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "sa-enums.h"
@@ -42,7 +43,15 @@ struct _SaSpawnOptions
   guint64  max_output;
   SaStdio  stdio[3];
   GArray  *fds;           /* SaFdMapping, by target */
-  char    *fd_problem;    /* a take_fd() that cannot work, for the next spawn */
+  int      pty_fd;        /* take_pty_fd(), owned; -1: none */
+  gboolean new_session;
+  gboolean detached;
+  int      umask;         /* -1: inherit; checked when a command starts */
+  char    *program;
+  gboolean search_path;
+  GArray  *rlimits;       /* SaProtoRlimit, by resource */
+  char    *problem;       /* a take_fd() or set_rlimit() that cannot work,
+                           * for the next spawn */
 };
 
 G_DEFINE_FINAL_TYPE (SaSpawnOptions, sa_spawn_options, G_TYPE_OBJECT)
@@ -58,10 +67,27 @@ enum {
   PROP_STDIN_MODE,
   PROP_STDOUT_MODE,
   PROP_STDERR_MODE,
+  PROP_NEW_SESSION,
+  PROP_DETACHED,
+  PROP_UMASK,
+  PROP_PROGRAM,
+  PROP_SEARCH_PATH,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
+
+/* Takes problem: what the next spawn fails with (the first one). */
+static void
+add_problem (SaSpawnOptions *self,
+             char           *problem)
+{
+  /* The first one is what the next spawn says. */
+  if (self->problem == NULL)
+    self->problem = problem;
+  else
+    g_free (problem);
+}
 
 /**
  * sa_spawn_options_new:
@@ -90,7 +116,11 @@ sa_spawn_options_finalize (GObject *object)
   for (guint i = 0; i < self->fds->len; i++)
     close (g_array_index (self->fds, SaFdMapping, i).source);
   g_clear_pointer (&self->fds, g_array_unref);
-  g_clear_pointer (&self->fd_problem, g_free);
+  if (self->pty_fd >= 0)
+    close (self->pty_fd);
+  g_clear_pointer (&self->program, g_free);
+  g_clear_pointer (&self->rlimits, g_array_unref);
+  g_clear_pointer (&self->problem, g_free);
 
   G_OBJECT_CLASS (sa_spawn_options_parent_class)->finalize (object);
 }
@@ -150,6 +180,21 @@ sa_spawn_options_get_property (GObject    *object,
     case PROP_STDERR_MODE:
       g_value_set_enum (value, self->stdio[prop_id - PROP_STDIN_MODE]);
       break;
+    case PROP_NEW_SESSION:
+      g_value_set_boolean (value, self->new_session);
+      break;
+    case PROP_DETACHED:
+      g_value_set_boolean (value, self->detached);
+      break;
+    case PROP_UMASK:
+      g_value_set_int (value, self->umask);
+      break;
+    case PROP_PROGRAM:
+      g_value_take_string (value, self->program ? g_utf8_make_valid (self->program, -1) : NULL);
+      break;
+    case PROP_SEARCH_PATH:
+      g_value_set_boolean (value, self->search_path);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -187,6 +232,21 @@ sa_spawn_options_set_property (GObject      *object,
     case PROP_STDOUT_MODE:
     case PROP_STDERR_MODE:
       set_mode (self, prop_id - PROP_STDIN_MODE, g_value_get_enum (value));
+      break;
+    case PROP_NEW_SESSION:
+      sa_spawn_options_set_new_session (self, g_value_get_boolean (value));
+      break;
+    case PROP_DETACHED:
+      sa_spawn_options_set_detached (self, g_value_get_boolean (value));
+      break;
+    case PROP_UMASK:
+      sa_spawn_options_set_umask (self, g_value_get_int (value));
+      break;
+    case PROP_PROGRAM:
+      sa_spawn_options_set_program (self, g_value_get_string (value));
+      break;
+    case PROP_SEARCH_PATH:
+      sa_spawn_options_set_search_path (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -300,7 +360,9 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
    * or a pipe fed with [property@Sa.SpawnOptions:input] when it is set),
    * %SA_STDIO_PIPE (a pipe: fed with the input by
    * [method@Sa.Worker.aspawn_async], or [method@Sa.Process.get_stdin_pipe]),
-   * or %SA_STDIO_INHERIT (the caller's own stdin).
+   * %SA_STDIO_INHERIT (the caller's own stdin), or %SA_STDIO_PTY (a
+   * terminal the helper makes; with [method@Sa.Worker.aspawn_async],
+   * stdout must be one too).
    *
    * Since: 1.2
    */
@@ -314,7 +376,9 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
    *
    * What the child's stdout is: %SA_STDIO_PIPE (the default: captured by
    * [method@Sa.Worker.aspawn_async], or [method@Sa.Process.get_stdout_pipe]),
-   * %SA_STDIO_NULL or %SA_STDIO_INHERIT.
+   * %SA_STDIO_NULL, %SA_STDIO_INHERIT or %SA_STDIO_PTY (a terminal the
+   * helper makes: [method@Sa.Process.get_pty]; the result's stdout with
+   * aspawn).
    *
    * Since: 1.2
    */
@@ -327,8 +391,9 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
    * SaSpawnOptions:stderr-mode:
    *
    * What the child's stderr is: %SA_STDIO_PIPE (the default),
-   * %SA_STDIO_NULL, %SA_STDIO_INHERIT, or %SA_STDIO_MERGE (the same as
-   * stdout: one interleaved stream, in order).
+   * %SA_STDIO_NULL, %SA_STDIO_INHERIT, %SA_STDIO_MERGE (the same as
+   * stdout: one interleaved stream, in order), or %SA_STDIO_PTY (the
+   * terminal of the other streams that have it).
    *
    * Since: 1.2
    */
@@ -336,6 +401,83 @@ sa_spawn_options_class_init (SaSpawnOptionsClass *klass)
     g_param_spec_enum ("stderr-mode", NULL, NULL,
                        SA_TYPE_STDIO, SA_STDIO_PIPE,
                        (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:new-session:
+   *
+   * Whether the child starts a new session (`setsid()`), rather than a
+   * new process group in the caller's session: it then has no
+   * controlling terminal, and a terminal opened later may become its
+   * own. What `setsid()` in a GLib `child_setup` does. Implied by
+   * %SA_STDIO_PTY, [method@Sa.SpawnOptions.take_pty_fd] and
+   * [property@Sa.SpawnOptions:detached].
+   *
+   * Since: 1.2
+   */
+  properties[PROP_NEW_SESSION] =
+    g_param_spec_boolean ("new-session", NULL, NULL, FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:detached:
+   *
+   * Whether the child outlives its worker: it is not killed when the
+   * worker is destroyed, when its helper dies or when the caller exits.
+   * The one opt-out of "no orphans", for launchers ("open with") whose
+   * programs must stay when the launcher goes. A detached child runs in
+   * a new session. Timeouts, cancellation and
+   * [method@Sa.Process.force_exit] still stop it while the worker lives.
+   *
+   * Give a detached child no pipes it outlives: after its worker has
+   * gone, writing to one kills it with `SIGPIPE`. %SA_STDIO_NULL or a
+   * file of [method@Sa.SpawnOptions.take_fd] is what it wants.
+   *
+   * Since: 1.2
+   */
+  properties[PROP_DETACHED] =
+    g_param_spec_boolean ("detached", NULL, NULL, FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:umask:
+   *
+   * The child's file mode creation mask, 0 to 0777, or -1 (the default)
+   * for the caller's. Any other value makes the next command fail with
+   * `G_IO_ERROR_INVALID_ARGUMENT`.
+   *
+   * Since: 1.2
+   */
+  properties[PROP_UMASK] =
+    g_param_spec_int ("umask", NULL, NULL, G_MININT, G_MAXINT, -1,
+                      (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:program:
+   *
+   * The executable to run, when it differs from `argv[0]` (which the
+   * child then sees as its name, as `exec -a` in a shell). %NULL, the
+   * default: `argv[0]`. It is looked up in `PATH` as `argv[0]` would be
+   * ([property@Sa.SpawnOptions:search-path]).
+   *
+   * Since: 1.2
+   */
+  properties[PROP_PROGRAM] =
+    g_param_spec_string ("program", NULL, NULL, NULL,
+                         (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaSpawnOptions:search-path:
+   *
+   * Whether a program name without a `/` is looked up in `PATH` (the
+   * child's, else the caller's): %TRUE, the default. With %FALSE, such
+   * a name is a file in the working directory, as
+   * `G_SPAWN_SEARCH_PATH` left out of GLib's flags.
+   *
+   * Since: 1.2
+   */
+  properties[PROP_SEARCH_PATH] =
+    g_param_spec_boolean ("search-path", NULL, NULL, TRUE,
+                          (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -349,6 +491,10 @@ sa_spawn_options_init (SaSpawnOptions *self)
   self->stdio[1] = SA_STDIO_PIPE;
   self->stdio[2] = SA_STDIO_PIPE;
   self->fds = g_array_new (FALSE, FALSE, sizeof (SaFdMapping));
+  self->pty_fd = -1;
+  self->umask = -1;
+  self->search_path = TRUE;
+  self->rlimits = g_array_new (FALSE, FALSE, sizeof (SaProtoRlimit));
 }
 
 /**
@@ -732,9 +878,8 @@ sa_spawn_options_take_fd (SaSpawnOptions *self,
 
   if (source_fd < 0 || target_fd < 0)
     {
-      if (self->fd_problem == NULL)
-        self->fd_problem = g_strdup_printf (_("take_fd (%d, %d): a descriptor cannot be negative"),
-                                            source_fd, target_fd);
+      add_problem (self, g_strdup_printf (_("take_fd (%d, %d): a descriptor cannot be negative"),
+                                          source_fd, target_fd));
       if (source_fd >= 0)
         close (source_fd);
       return;
@@ -758,14 +903,298 @@ sa_spawn_options_take_fd (SaSpawnOptions *self,
   g_array_append_val (self->fds, mapping);
 }
 
+#define BOOLEAN_ACCESSORS(name, NAME)                                                   \
+  gboolean                                                                              \
+  sa_spawn_options_get_##name (SaSpawnOptions *self)                                    \
+  {                                                                                     \
+    g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), FALSE);                           \
+    return self->name;                                                                  \
+  }                                                                                     \
+                                                                                        \
+  void                                                                                  \
+  sa_spawn_options_set_##name (SaSpawnOptions *self,                                    \
+                               gboolean        name)                                    \
+  {                                                                                     \
+    g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));                                      \
+    name = !!name;                                                                      \
+    if (self->name == name)                                                             \
+      return;                                                                           \
+    self->name = name;                                                                  \
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_##NAME]);                \
+  }
+
+/**
+ * sa_spawn_options_get_new_session:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:new-session].
+ *
+ * Returns: whether the child starts a new session
+ *
+ * Since: 1.2
+ */
+/**
+ * sa_spawn_options_set_new_session:
+ * @self: a #SaSpawnOptions
+ * @new_session: whether the child starts a new session
+ *
+ * Sets [property@Sa.SpawnOptions:new-session].
+ *
+ * Since: 1.2
+ */
+BOOLEAN_ACCESSORS (new_session, NEW_SESSION)
+
+/**
+ * sa_spawn_options_get_detached:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:detached].
+ *
+ * Returns: whether the child outlives its worker
+ *
+ * Since: 1.2
+ */
+/**
+ * sa_spawn_options_set_detached:
+ * @self: a #SaSpawnOptions
+ * @detached: whether the child outlives its worker
+ *
+ * Sets [property@Sa.SpawnOptions:detached].
+ *
+ * Since: 1.2
+ */
+BOOLEAN_ACCESSORS (detached, DETACHED)
+
+/**
+ * sa_spawn_options_get_search_path:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:search-path].
+ *
+ * Returns: whether a bare program name is looked up in `PATH`
+ *
+ * Since: 1.2
+ */
+/**
+ * sa_spawn_options_set_search_path:
+ * @self: a #SaSpawnOptions
+ * @search_path: whether a bare program name is looked up in `PATH`
+ *
+ * Sets [property@Sa.SpawnOptions:search-path].
+ *
+ * Since: 1.2
+ */
+BOOLEAN_ACCESSORS (search_path, SEARCH_PATH)
+
+/**
+ * sa_spawn_options_get_umask:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:umask].
+ *
+ * Returns: the child's umask, or -1 for the caller's
+ *
+ * Since: 1.2
+ */
+int
+sa_spawn_options_get_umask (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), -1);
+
+  return self->umask;
+}
+
+/**
+ * sa_spawn_options_set_umask:
+ * @self: a #SaSpawnOptions
+ * @umask: the child's umask (0 to 0777), or -1 for the caller's
+ *
+ * Sets [property@Sa.SpawnOptions:umask].
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_umask (SaSpawnOptions *self,
+                            int             umask)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (self->umask == umask)
+    return;
+
+  self->umask = umask;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UMASK]);
+}
+
+/**
+ * sa_spawn_options_get_program:
+ * @self: a #SaSpawnOptions
+ *
+ * Gets [property@Sa.SpawnOptions:program].
+ *
+ * Returns: (nullable) (type filename): the executable, or %NULL for `argv[0]`
+ *
+ * Since: 1.2
+ */
+const char *
+sa_spawn_options_get_program (SaSpawnOptions *self)
+{
+  g_return_val_if_fail (SA_IS_SPAWN_OPTIONS (self), NULL);
+
+  return self->program;
+}
+
+/**
+ * sa_spawn_options_set_program:
+ * @self: a #SaSpawnOptions
+ * @program: (nullable) (type filename): the executable, or %NULL for `argv[0]`
+ *
+ * Sets [property@Sa.SpawnOptions:program]. An empty name makes the
+ * next command fail with `G_IO_ERROR_INVALID_ARGUMENT`.
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_program (SaSpawnOptions *self,
+                              const char     *program)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (g_strcmp0 (self->program, program) == 0)
+    return;
+
+  g_free (self->program);
+  self->program = g_strdup (program);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROGRAM]);
+}
+
+/**
+ * sa_spawn_options_set_rlimit:
+ * @self: a #SaSpawnOptions
+ * @resource: a resource, as `setrlimit()` names them (`RLIMIT_NOFILE`, …;
+ *   Python's `resource.RLIMIT_NOFILE`)
+ * @soft: the soft limit, or %SA_RLIMIT_INFINITY
+ * @hard: the hard limit, or %SA_RLIMIT_INFINITY
+ *
+ * Sets a resource limit of the child, as `setrlimit()` in a GLib
+ * `child_setup` would: `set_rlimit (RLIMIT_NOFILE, 64, 64)` shows as 64
+ * in `ulimit -n`. Setting a resource again replaces its limits.
+ *
+ * An unknown resource, a negative limit (other than
+ * %SA_RLIMIT_INFINITY) or a soft limit above the hard one make the next
+ * command fail with `G_IO_ERROR_INVALID_ARGUMENT`. A hard limit above
+ * the caller's own needs privileges: without them the command fails to
+ * start with `G_SPAWN_ERROR_PERM`.
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_set_rlimit (SaSpawnOptions *self,
+                             int             resource,
+                             gint64          soft,
+                             gint64          hard)
+{
+  g_autofree char *call = NULL;
+  SaProtoRlimit limit;
+
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (resource < 0 || resource >= RLIM_NLIMITS)
+    {
+      add_problem (self, g_strdup_printf (_("set_rlimit (%d, …): %d is not a resource limit"),
+                                          resource, resource));
+      return;
+    }
+  call = g_strdup_printf ("set_rlimit (%d, %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT ")",
+                          resource, soft, hard);
+  if (soft < SA_RLIMIT_INFINITY || hard < SA_RLIMIT_INFINITY)
+    {
+      add_problem (self, g_strdup_printf (_("%s: a limit cannot be negative"), call));
+      return;
+    }
+
+  limit.resource = (guint32)resource;
+  limit.soft = soft == SA_RLIMIT_INFINITY ? G_MAXUINT64 : (guint64)soft;
+  limit.hard = hard == SA_RLIMIT_INFINITY ? G_MAXUINT64 : (guint64)hard;
+  if (limit.soft > limit.hard)
+    {
+      add_problem (self, g_strdup_printf (_("%s: the soft limit is above the hard one"), call));
+      return;
+    }
+
+  for (guint i = 0; i < self->rlimits->len; i++)
+    if (g_array_index (self->rlimits, SaProtoRlimit, i).resource == limit.resource)
+      {
+        g_array_index (self->rlimits, SaProtoRlimit, i) = limit;
+        return;
+      }
+  g_array_append_val (self->rlimits, limit);
+}
+
+/**
+ * sa_spawn_options_take_pty_fd:
+ * @self: a #SaSpawnOptions
+ * @pty_fd: the terminal's side for a child (a pseudo-terminal's peer,
+ *   from `posix_openpt()` and `ptsname()`, or a `VtePty`'s), which the
+ *   options now own
+ *
+ * Gives every command started with these options the terminal @pty_fd
+ * as its stdin, stdout and stderr, in a new session, as its controlling
+ * terminal: what a terminal emulator does for its shell, and what
+ * `vte_pty_child_setup()` does in a GLib `child_setup`. It overrides
+ * the three stdio modes and [property@Sa.SpawnOptions:input]; the
+ * caller reads and writes the terminal's other side itself.
+ *
+ * For a terminal the helper makes, see %SA_STDIO_PTY. A negative
+ * descriptor makes the next command fail with
+ * `G_IO_ERROR_INVALID_ARGUMENT`; a descriptor that is not a terminal
+ * makes it fail to start (`G_SPAWN_ERROR`, "Inappropriate ioctl for
+ * device").
+ *
+ * Since: 1.2
+ */
+void
+sa_spawn_options_take_pty_fd (SaSpawnOptions *self,
+                              int             pty_fd)
+{
+  g_return_if_fail (SA_IS_SPAWN_OPTIONS (self));
+
+  if (pty_fd < 0)
+    {
+      add_problem (self, g_strdup_printf (_("take_pty_fd (%d): a descriptor cannot be negative"),
+                                          pty_fd));
+      return;
+    }
+
+  fcntl (pty_fd, F_SETFD, FD_CLOEXEC);
+  if (self->pty_fd >= 0 && self->pty_fd != pty_fd)
+    close (self->pty_fd);
+  self->pty_fd = pty_fd;
+}
+
+/* Library-private: the resource limits, and take_pty_fd()'s terminal. */
+const SaProtoRlimit *
+sa_spawn_options_get_rlimits (SaSpawnOptions *self,
+                              guint          *n_rlimits)
+{
+  *n_rlimits = self->rlimits->len;
+  return (const SaProtoRlimit *)(gpointer)self->rlimits->data;
+}
+
+int
+sa_spawn_options_get_pty_fd (SaSpawnOptions *self)
+{
+  return self->pty_fd;
+}
+
 /* Library-private: the descriptors given with take_fd(), and what was
- * wrong with one, if anything. */
+ * wrong with one (or with set_rlimit()), if anything. */
 const SaFdMapping *
 sa_spawn_options_get_fds (SaSpawnOptions *self,
                           guint          *n_fds,
                           const char    **problem)
 {
   *n_fds = self->fds->len;
-  *problem = self->fd_problem;
+  *problem = self->problem;
   return (const SaFdMapping *)(gpointer)self->fds->data;
 }

@@ -28,6 +28,12 @@ G_BEGIN_DECLS
  *   command starts
  * @SA_STDIO_MERGE: stderr only: the same as stdout, so that both are one
  *   interleaved stream, in the order they were written
+ * @SA_STDIO_PTY: a pseudo-terminal the helper makes: one for all the
+ *   streams given it, the child's controlling terminal in a new session.
+ *   [method@Sa.Process.get_pty] is its other side; with
+ *   [method@Sa.Worker.aspawn_async] its output is the result's stdout
+ *   (with the terminal's `\r\n` line ends), and stdout must then be
+ *   %SA_STDIO_PTY too.
  *
  * What a child's stdin, stdout or stderr is.
  *
@@ -39,7 +45,17 @@ typedef enum
   SA_STDIO_PIPE,
   SA_STDIO_INHERIT,
   SA_STDIO_MERGE,
+  SA_STDIO_PTY,
 } SaStdio;
+
+/**
+ * SA_RLIMIT_INFINITY:
+ *
+ * No limit, for [method@Sa.SpawnOptions.set_rlimit] (`RLIM_INFINITY`).
+ *
+ * Since: 1.2
+ */
+#define SA_RLIMIT_INFINITY (-1)
 
 #define SA_TYPE_SPAWN_OPTIONS (sa_spawn_options_get_type ())
 
@@ -98,5 +114,38 @@ SA_AVAILABLE_IN_1_2
 void                 sa_spawn_options_take_fd         (SaSpawnOptions    *self,
                                                        int                source_fd,
                                                        int                target_fd);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_take_pty_fd     (SaSpawnOptions    *self,
+                                                       int                pty_fd);
+SA_AVAILABLE_IN_1_2
+gboolean             sa_spawn_options_get_new_session (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_new_session (SaSpawnOptions    *self,
+                                                       gboolean           new_session);
+SA_AVAILABLE_IN_1_2
+gboolean             sa_spawn_options_get_detached    (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_detached    (SaSpawnOptions    *self,
+                                                       gboolean           detached);
+SA_AVAILABLE_IN_1_2
+int                  sa_spawn_options_get_umask       (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_umask       (SaSpawnOptions    *self,
+                                                       int                umask);
+SA_AVAILABLE_IN_1_2
+const char          *sa_spawn_options_get_program     (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_program     (SaSpawnOptions    *self,
+                                                       const char        *program);
+SA_AVAILABLE_IN_1_2
+gboolean             sa_spawn_options_get_search_path (SaSpawnOptions    *self);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_search_path (SaSpawnOptions    *self,
+                                                       gboolean           search_path);
+SA_AVAILABLE_IN_1_2
+void                 sa_spawn_options_set_rlimit      (SaSpawnOptions    *self,
+                                                       int                resource,
+                                                       gint64             soft,
+                                                       gint64             hard);
 
 G_END_DECLS

@@ -25,12 +25,12 @@ encode_spawn (const char * const *argv,
               const SaSpawnFds   *fds,
               gsize              *len)
 {
-  gsize size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0);
+  gsize size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0, NULL);
   guint8 *frame;
 
   g_assert_cmpuint (size, >, SA_PROTO_HEADER_SIZE);
   frame = g_malloc (size);
-  *len = sa_proto_spawn_encode (frame, 42, 0, 1500, SIGINT, fds, argv, envp, path, cwd);
+  *len = sa_proto_spawn_encode (frame, 42, 0, 1500, SIGINT, fds, NULL, argv, envp, path, cwd);
   g_assert_cmpuint (*len, ==, size);
   return frame;
 }
@@ -68,6 +68,50 @@ test_spawn_round_trip (void)
   g_assert_cmpstr (req.cwd, ==, "/tmp");
   g_assert_cmpstrv ((const char * const *)req.argv, argv);
   g_assert_cmpstrv ((const char * const *)req.envp, envp);
+  sa_proto_spawn_clear (&req);
+}
+
+static void
+test_spawn_setup_round_trip (void)
+{
+  const char *argv[] = { "renamed", "-c", "exit 0", NULL };
+  const SaProtoRlimit limits[] = { { 7, 64, 64 }, { 4, 0, G_MAXUINT64 } };
+  const SaSpawnSetup setup = { 027, "/bin/sh", G_N_ELEMENTS (limits), limits };
+  const SaSpawnFds fds = { { SA_PROTO_STDIO_PTY, SA_PROTO_STDIO_PTY, SA_PROTO_STDIO_PIPE }, 0, NULL };
+  guint32 flags = SA_SPAWN_FLAG_NEW_SESSION | SA_SPAWN_FLAG_NO_SEARCH;
+  gsize size = sa_proto_spawn_size (argv, NULL, "", "/tmp", 0, &setup);
+  g_autofree guint8 *frame = g_malloc (size);
+  gsize len = sa_proto_spawn_encode (frame, 7, flags, 0, SIGTERM, &fds, &setup,
+                                     argv, NULL, "", "/tmp");
+  SaProtoHeader header;
+  const guint8 *payload;
+  SaSpawnRequest req;
+
+  g_assert_cmpuint (len, ==, size);
+  g_assert_cmpint (sa_proto_next_frame (frame, len, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_spawn_decode (&header, payload, &req), ==, SA_PROTO_OK);
+  g_assert_cmpuint (req.flags, ==, flags | SA_SPAWN_FLAG_HAS_CWD | SA_SPAWN_FLAG_HAS_UMASK |
+                                   SA_SPAWN_FLAG_HAS_PROGRAM);
+  g_assert_cmpint (req.umask, ==, 027);
+  g_assert_cmpstr (req.program, ==, "/bin/sh");
+  g_assert_cmpstr (req.cwd, ==, "/tmp");
+  g_assert_cmpuint (req.n_rlimits, ==, 2);
+  g_assert_cmpuint (req.rlimits[0].resource, ==, 7);
+  g_assert_cmpuint (req.rlimits[0].soft, ==, 64);
+  g_assert_cmpuint (req.rlimits[1].hard, ==, G_MAXUINT64);
+  g_assert_cmpstrv ((const char * const *)req.argv, argv);
+  /* a pipe and the terminal's master */
+  g_assert_cmpuint (sa_proto_spawn_n_pipes (req.stdio), ==, 2);
+  g_assert_true (sa_proto_spawn_has_pty (req.stdio));
+  sa_proto_spawn_clear (&req);
+
+  /* Without set-up: no umask, program or limit. */
+  len = sa_proto_spawn_encode (frame, 7, 0, 0, SIGTERM, NULL, NULL, argv, NULL, "", NULL);
+  g_assert_cmpint (sa_proto_next_frame (frame, len, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_spawn_decode (&header, payload, &req), ==, SA_PROTO_OK);
+  g_assert_cmpint (req.umask, ==, -1);
+  g_assert_null (req.program);
+  g_assert_cmpuint (req.n_rlimits, ==, 0);
   sa_proto_spawn_clear (&req);
 }
 
@@ -169,7 +213,8 @@ put_u32 (guint8 *p, guint32 v)
   memcpy (p, &v, 4);
 }
 
-/* A SPAWN payload by hand: 9 words, the targets, then bytes. */
+/* A SPAWN payload by hand: 11 words, the targets, the resource limits,
+ * then bytes. */
 typedef struct
 {
   guint32 flags;
@@ -182,13 +227,17 @@ typedef struct
   gsize len;
   int n_fds;                /* -1: n_targets */
   int expected;
+  guint32 umask;
+  guint32 n_rlimits;
+  guint32 rlimits[2][5];    /* resource, soft (low, high), hard (low, high) */
 } RawSpawn;
 
 static int
 decode_raw (const RawSpawn *raw)
 {
   guint32 n_targets = MIN (raw->n_targets, 3);
-  gsize payload_len = 36 + 4 * n_targets + raw->len;
+  guint32 n_rlimits = MIN (raw->n_rlimits, 2);
+  gsize payload_len = 44 + 4 * n_targets + 20 * n_rlimits + raw->len;
   g_autofree guint8 *frame = g_malloc0 (SA_PROTO_HEADER_SIZE + payload_len);
   guint8 *p = frame + SA_PROTO_HEADER_SIZE;
   SaProtoHeader header;
@@ -208,9 +257,15 @@ decode_raw (const RawSpawn *raw)
   put_u32 (p + 24, raw->stdio[1]);
   put_u32 (p + 28, raw->stdio[2]);
   put_u32 (p + 32, raw->n_targets);
-  for (guint32 i = 0; i < n_targets; i++)
-    put_u32 (p + 36 + 4 * i, (guint32)raw->targets[i]);
-  memcpy (p + 36 + 4 * n_targets, raw->strings, raw->len);
+  put_u32 (p + 36, raw->umask);
+  put_u32 (p + 40, raw->n_rlimits);
+  p += 44;
+  for (guint32 i = 0; i < n_targets; i++, p += 4)
+    put_u32 (p, (guint32)raw->targets[i]);
+  for (guint32 i = 0; i < n_rlimits; i++)
+    for (guint j = 0; j < 5; j++, p += 4)
+      put_u32 (p, raw->rlimits[i][j]);
+  memcpy (p, raw->strings, raw->len);
 
   if (sa_proto_next_frame (frame, SA_PROTO_HEADER_SIZE + payload_len,
                            &header, &payload) != SA_PROTO_OK)
@@ -227,6 +282,11 @@ test_bad_spawn (void)
   /* path, argv[0] */
   static const char good[] = "\0echo";
 #define STD { 0, 1, 1 }
+#define PTY { 4, 4, 4 }
+#define NEW SA_SPAWN_FLAG_NEW_SESSION
+#define CTTY SA_SPAWN_FLAG_CTTY
+#define UMASK SA_SPAWN_FLAG_HAS_UMASK
+#define PROGRAM SA_SPAWN_FLAG_HAS_PROGRAM
   const RawSpawn cases[] = {
     { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
     { 0, SIGTERM, 0, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* argc 0 */
@@ -238,7 +298,7 @@ test_bad_spawn (void)
     { 0, 0, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },                /* signal 0 */
     { 0, -1, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },               /* signal -1 */
     { 0, 999, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },              /* signal 999 */
-    { 1u << 7, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* unknown flag */
+    { 1u << 8, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* unknown flag */
     { 1u << 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* version 1's STDIN_PIPE */
     { SA_SPAWN_FLAG_HAS_CWD, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* cwd eats argv[0] */
     { 0, SIGTERM, G_MAXUINT32, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
@@ -246,7 +306,7 @@ test_bad_spawn (void)
     { 0, SIGTERM, 0x80000000u, 0x80000000u, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
     /* the descriptors */
     { 0, SIGTERM, 1, 0, { 2, 0, 3 }, 1, { 0 }, good, sizeof good, -1, SA_PROTO_OK },       /* stdin a fd, stderr merged */
-    { 0, SIGTERM, 1, 0, { 4, 1, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* unknown mode */
+    { 0, SIGTERM, 1, 0, { 5, 1, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* unknown mode */
     { 0, SIGTERM, 1, 0, { 3, 1, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* stdin merged */
     { 0, SIGTERM, 1, 0, { 0, 3, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* stdout merged */
     { 0, SIGTERM, 1, 0, { 0, 2, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* FD without target */
@@ -257,8 +317,44 @@ test_bad_spawn (void)
     { 0, SIGTERM, 1, 0, STD, 1, { 5 }, good, sizeof good, 2, SA_PROTO_INVALID },           /* n_fds differs */
     { 0, SIGTERM, 1, 0, STD, 1000, { 5 }, good, sizeof good, 1, SA_PROTO_INVALID },        /* n_targets too large */
     { 0, SIGTERM, 1, 0, STD, 3, { 3, 4, 5 }, good, sizeof good, -1, SA_PROTO_OK },
+    /* terminals and sessions */
+    { NEW, SIGTERM, 1, 0, PTY, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    { 0, SIGTERM, 1, 0, PTY, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },          /* PTY, same session */
+    { 0, SIGTERM, 1, 0, { 0, 4, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },  /* one PTY, same session */
+    { NEW | CTTY, SIGTERM, 1, 0, { 2, 1, 1 }, 1, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    { CTTY, SIGTERM, 1, 0, { 2, 1, 1 }, 1, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* CTTY, same session */
+    { NEW | CTTY, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },   /* CTTY, stdin not a fd */
+    { NEW | CTTY, SIGTERM, 1, 0, { 2, 4, 1 }, 1, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* CTTY and PTY */
+    { NEW | SA_SPAWN_FLAG_DETACHED, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    { SA_SPAWN_FLAG_DETACHED, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
+    { SA_SPAWN_FLAG_NO_SEARCH, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    /* umask */
+    { UMASK, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK, .umask = 0777 },
+    { UMASK, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID, .umask = 01000 },
+    { UMASK, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID, .umask = G_MAXUINT32 },
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID, .umask = 022 }, /* without the flag */
+    /* resource limits */
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK,
+      .n_rlimits = 2, .rlimits = { { 7, 64, 0, 64, 0 }, { 4, 0, 0, ~0u, ~0u } } },
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID,            /* unknown resource */
+      .n_rlimits = 1, .rlimits = { { 16, 1, 0, 1, 0 } } },
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID,            /* soft above hard */
+      .n_rlimits = 1, .rlimits = { { 7, 0, 1, 1, 0 } } },
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID,            /* more than sent */
+      .n_rlimits = 3, .rlimits = { { 7, 1, 0, 1, 0 }, { 7, 1, 0, 1, 0 } } },
+    { 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID,            /* over the limit */
+      .n_rlimits = SA_PROTO_MAX_RLIMITS + 1 },
+    /* program: after path (and cwd) */
+    { PROGRAM, SIGTERM, 1, 0, STD, 0, { 0 }, "\0/bin/sh\0echo", 14, -1, SA_PROTO_OK },
+    { PROGRAM, SIGTERM, 1, 0, STD, 0, { 0 }, "\0\0echo", 7, -1, SA_PROTO_INVALID },        /* empty program */
+    { PROGRAM, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* program eats argv[0] */
   };
 #undef STD
+#undef PTY
+#undef NEW
+#undef CTTY
+#undef UMASK
+#undef PROGRAM
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -277,9 +373,9 @@ test_spawn_too_big (void)
 
   memset (big, 'x', big_len);
   big[big_len] = '\0';
-  g_assert_cmpuint (sa_proto_spawn_size (argv, NULL, "", NULL, 0), ==, 0);
+  g_assert_cmpuint (sa_proto_spawn_size (argv, NULL, "", NULL, 0, NULL), ==, 0);
   g_assert_cmpuint (sa_proto_spawn_size ((const char *[]) { "true", NULL }, NULL, "", NULL,
-                                         SA_PROTO_MAX_SPAWN_FDS + 1), ==, 0);
+                                         SA_PROTO_MAX_SPAWN_FDS + 1, NULL), ==, 0);
 }
 
 int
@@ -289,6 +385,7 @@ main (int   argc,
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/protocol/spawn/round-trip", test_spawn_round_trip);
+  g_test_add_func ("/protocol/spawn/setup-round-trip", test_spawn_setup_round_trip);
   g_test_add_func ("/protocol/spawn/no-cwd-no-env", test_spawn_no_cwd_no_env);
   g_test_add_func ("/protocol/spawn/need-more", test_need_more);
   g_test_add_func ("/protocol/spawn/malformed", test_bad_spawn);

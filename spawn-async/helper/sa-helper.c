@@ -45,7 +45,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -73,6 +75,7 @@ typedef struct
   bool     timed_out;
   bool     reaped;         /* kept for its group: a kill is due, or it lingers */
   bool     lingers;        /* EXITED said so: GROUP_GONE is owed */
+  bool     detached;       /* never killed for the helper's sake */
 } Child;
 
 typedef struct
@@ -105,6 +108,7 @@ typedef struct
   int            kept[MAX_CHILD_FDS];  /* every dst >= 3, ascending */
   size_t         n_kept;
   bool           merge_stderr;         /* fd 2 is fd 1 */
+  int            terminal;             /* made the controlling terminal; -1: none */
   pid_t          helper_pid;
   char          *path_buffer;          /* for the PATH search */
   volatile int   error;
@@ -349,10 +353,16 @@ reap_children (void)
           child->deadline = 0;
           child->lingers = group_alive (child->pid);
 
+          /* A detached child's group is its own business. */
+          if (child->detached)
+            child->lingers = false;
+
           words[0] = (uint32_t) status;
           words[1] = (child->timed_out ? SA_EXITED_FLAG_TIMED_OUT : 0) |
                      (child->lingers ? SA_EXITED_FLAG_LINGERS : 0);
           reply (SA_MSG_EXITED, child->id, words, 2, NULL, 0);
+          if (child->detached)
+            remove_child (child);
           break;
         }
     }
@@ -442,16 +452,17 @@ path_error_is_final (int error)
     }
 }
 
-/* execvp(), without its ENOEXEC fallback to /bin/sh and without malloc. */
+/* execvp(), without its ENOEXEC fallback to /bin/sh and without malloc;
+ * with NO_SEARCH, execv(). */
 static void
 exec_child (ChildSetup *setup)
 {
   const SaSpawnRequest *req = setup->request;
-  const char *name = req->argv[0];
+  const char *name = req->program != NULL ? req->program : req->argv[0];
   const char *dir = req->path;
   int error = ENOENT;
 
-  if (strchr (name, '/') != NULL)
+  if (strchr (name, '/') != NULL || (req->flags & SA_SPAWN_FLAG_NO_SEARCH) != 0)
     {
       execve (name, req->argv, req->envp);
       child_fail (setup, SA_SPAWN_STAGE_EXEC, errno);
@@ -532,10 +543,15 @@ static int
 child_main (void *data)
 {
   ChildSetup *setup = data;
+  const SaSpawnRequest *req = setup->request;
   sigset_t empty;
 
-  setpgid (0, 0);
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (req->flags & SA_SPAWN_FLAG_NEW_SESSION)
+    setsid ();
+  else
+    setpgid (0, 0);
+  if ((req->flags & SA_SPAWN_FLAG_DETACHED) == 0)
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != setup->helper_pid)
     _exit (127);
   announce (setup);
@@ -556,7 +572,24 @@ child_main (void *data)
     child_fail (setup, SA_SPAWN_STAGE_RESOURCES, errno);
   close_others (setup);
 
-  if (setup->request->cwd != NULL && chdir (setup->request->cwd) != 0)
+  /* In its new session (the codec checked), the terminal is ours. */
+  if (setup->terminal >= 0 && ioctl (setup->terminal, TIOCSCTTY, 0) != 0)
+    child_fail (setup, SA_SPAWN_STAGE_SETUP, errno);
+  if (req->umask >= 0)
+    umask ((mode_t) req->umask);
+  for (uint32_t i = 0; i < req->n_rlimits; i++)
+    {
+      const SaProtoRlimit *limit = &req->rlimits[i];
+      struct rlimit value = {
+        .rlim_cur = limit->soft == UINT64_MAX ? RLIM_INFINITY : (rlim_t) limit->soft,
+        .rlim_max = limit->hard == UINT64_MAX ? RLIM_INFINITY : (rlim_t) limit->hard,
+      };
+
+      if (setrlimit ((int) limit->resource, &value) != 0)
+        child_fail (setup, SA_SPAWN_STAGE_SETUP, errno);
+    }
+
+  if (req->cwd != NULL && chdir (req->cwd) != 0)
     child_fail (setup, SA_SPAWN_STAGE_CHDIR, errno);
 
   /* The helper reset every disposition to SIG_DFL when it started;
@@ -582,7 +615,46 @@ path_buffer_size (const SaSpawnRequest *req)
         longest = (size_t) (end - dir);
       dir = *end == ':' ? end + 1 : end;
     }
-  return longest + strlen (req->argv[0]) + 2;
+  return longest + strlen (req->program != NULL ? req->program : req->argv[0]) + 2;
+}
+
+/* A new pseudo-terminal: the master, and its peer in *peer (both
+ * close-on-exec), 24 rows by 80 columns until the library says. */
+static int
+open_terminal (int *peer)
+{
+  struct winsize size = { .ws_row = 24, .ws_col = 80 };
+  int master = posix_openpt (O_RDWR | O_NOCTTY | O_CLOEXEC);
+  int error;
+
+  if (master < 0)
+    return -1;
+  /* grantpt() is nothing on devpts; unlockpt() is needed. */
+  if (unlockpt (master) != 0)
+    goto failed;
+  *peer = -1;
+#ifdef TIOCGPTPEER
+  /* The peer of this very master, whatever /dev/pts is mounted here. */
+  *peer = ioctl (master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+#endif
+  if (*peer < 0)
+    {
+      char name[64];
+
+      if (ptsname_r (master, name, sizeof name) != 0)
+        goto failed;
+      *peer = open (name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (*peer < 0)
+        goto failed;
+    }
+  ioctl (master, TIOCSWINSZ, &size);
+  return master;
+
+failed:
+  error = errno;
+  close (master);
+  errno = error;
+  return -1;
 }
 
 /* Adds a descriptor for the child: src (the helper's) as dst. */
@@ -635,20 +707,34 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
 {
   const SaSpawnRequest req = *request;
   ChildSetup setup = { 0 };
-  int parent_fds[3] = { -1, -1, -1 };   /* for SPAWNED: stdout, stderr, stdin */
+  /* for SPAWNED: stdout, stderr, stdin, the terminal's master */
+  int parent_fds[4] = { -1, -1, -1, -1 };
   int child_pipes[3] = { -1, -1, -1 };  /* the pipes' child ends */
+  int peer = -1;                        /* the terminal's, for the child */
   size_t n_parent_fds = 0;
   uint32_t pid_word;
   int clone_error;
   pid_t pid;
 
   setup.floor = 3;
+  setup.terminal = (req.flags & SA_SPAWN_FLAG_CTTY) != 0 ? 0 : -1;
+  if (sa_proto_spawn_has_pty (req.stdio))
+    {
+      parent_fds[3] = open_terminal (&peer);
+      if (parent_fds[3] < 0)
+        goto resources_failed;
+    }
   for (int fd = 0; fd < 3; fd++)
     {
       int p[2];
 
       switch (req.stdio[fd])
         {
+        case SA_PROTO_STDIO_PTY:
+          plan_fd (&setup, peer, fd);
+          if (setup.terminal < 0)
+            setup.terminal = fd;
+          break;
         case SA_PROTO_STDIO_NULL:
           plan_fd (&setup, fd == 0 ? helper.dev_null : helper.dev_null_w, fd);
           break;
@@ -669,11 +755,12 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   for (uint32_t i = 0; i < req.n_targets; i++)
     plan_fd (&setup, fds[i], req.targets[i]);
 
-  /* SPAWNED carries the parent ends in this order, without gaps. */
-  for (int i = 0; i < 3; i++)
+  /* SPAWNED carries the parent ends in this order, without gaps (3 at
+   * most: a terminal takes the place of a pipe). */
+  for (int i = 0; i < 4; i++)
     if (parent_fds[i] >= 0)
       parent_fds[n_parent_fds++] = parent_fds[i];
-  for (size_t i = n_parent_fds; i < 3; i++)
+  for (size_t i = n_parent_fds; i < 4; i++)
     parent_fds[i] = -1;
 
   setup.request = &req;
@@ -691,11 +778,12 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   clone_error = errno;          /* before free() and close() touch it */
   free (setup.path_buffer);
   close_fds (child_pipes, 3);
+  close_fds (&peer, 1);
   close_fds (fds, req.n_targets);
 
   if (pid < 0)
     {
-      close_fds (parent_fds, 3);
+      close_fds (parent_fds, 4);
       spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, clone_error);
       return;
     }
@@ -705,7 +793,7 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
       /* The child has already exited: collect it here, not as EXITED. */
       while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
         ;
-      close_fds (parent_fds, 3);
+      close_fds (parent_fds, 4);
       spawn_failed (id, setup.stage, setup.error);
       return;
     }
@@ -723,6 +811,7 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
     .pid = pid,
     .kill_signal = req.kill_signal,
     .deadline = req.timeout_ms ? now_ms () + req.timeout_ms : 0,
+    .detached = (req.flags & SA_SPAWN_FLAG_DETACHED) != 0,
   };
 
   pid_word = (uint32_t) pid;
@@ -734,8 +823,9 @@ resources_failed:
     int error = errno;
 
     close_fds (child_pipes, 3);
+    close_fds (&peer, 1);
     close_fds (fds, req.n_targets);
-    close_fds (parent_fds, 3);
+    close_fds (parent_fds, 4);
     spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, error);
   }
 }
@@ -870,7 +960,8 @@ static void
 shut_down (int status)
 {
   for (size_t i = 0; i < helper.n_children; i++)
-    kill (-helper.children[i].pid, SIGKILL);
+    if (!helper.children[i].detached)
+      kill (-helper.children[i].pid, SIGKILL);
   _exit (status);
 }
 

@@ -70,6 +70,9 @@ check_strv (char **strv, uint32_t n)
 void
 sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
 {
+  const SaSpawnSetup setup = {
+    request->umask, request->program, request->n_rlimits, request->rlimits
+  };
   const SaSpawnFds request_fds = {
     { request->stdio[0], request->stdio[1], request->stdio[2] },
     request->n_targets, request->targets
@@ -97,17 +100,23 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
       close (fds[i]);
     }
   for (int fd = 0; fd < 3; fd++)
-    FUZZ_CHECK (request->stdio[fd] <= SA_PROTO_STDIO_MERGE);
+    FUZZ_CHECK (request->stdio[fd] <= SA_PROTO_STDIO_PTY);
+  FUZZ_CHECK (request->umask >= -1 && request->umask <= 0777);
+  FUZZ_CHECK (request->n_rlimits <= SA_PROTO_MAX_RLIMITS);
+  for (uint32_t i = 0; i < request->n_rlimits; i++)
+    FUZZ_CHECK (request->rlimits[i].resource < SA_PROTO_MAX_RESOURCE &&
+                request->rlimits[i].soft <= request->rlimits[i].hard);
+  FUZZ_CHECK ((request->program != NULL) == ((request->flags & SA_SPAWN_FLAG_HAS_PROGRAM) != 0));
 
   /* encode (decode (frame)) decodes to the same request */
   size = sa_proto_spawn_size ((const char * const *) request->argv,
                               (const char * const *) request->envp,
-                              request->path, request->cwd, request->n_targets);
+                              request->path, request->cwd, request->n_targets, &setup);
   FUZZ_CHECK (size > 0);
   frame = malloc (size);
   FUZZ_CHECK (frame != NULL);
   len = sa_proto_spawn_encode (frame, id, request->flags, request->timeout_ms,
-                               request->kill_signal, &request_fds,
+                               request->kill_signal, &request_fds, &setup,
                                (const char * const *) request->argv,
                                (const char * const *) request->envp,
                                request->path, request->cwd);
@@ -127,6 +136,11 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   FUZZ_CHECK (strcmp (again.path, request->path) == 0);
   FUZZ_CHECK ((again.cwd == NULL) == (request->cwd == NULL));
   FUZZ_CHECK (again.cwd == NULL || strcmp (again.cwd, request->cwd) == 0);
+  FUZZ_CHECK ((again.program == NULL) == (request->program == NULL));
+  FUZZ_CHECK (again.program == NULL || strcmp (again.program, request->program) == 0);
+  FUZZ_CHECK (again.umask == request->umask && again.n_rlimits == request->n_rlimits);
+  for (uint32_t i = 0; i < again.n_rlimits; i++)
+    FUZZ_CHECK (memcmp (&again.rlimits[i], &request->rlimits[i], sizeof (SaProtoRlimit)) == 0);
   for (uint32_t i = 0; i < again.argc; i++)
     FUZZ_CHECK (strcmp (again.argv[i], request->argv[i]) == 0);
   for (uint32_t i = 0; i < again.envc; i++)

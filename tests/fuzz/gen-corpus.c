@@ -51,17 +51,26 @@ put_hello (Buffer *b, uint32_t version)
 }
 
 static void
+put_spawn_setup (Buffer *b, uint32_t id, uint32_t flags, uint32_t timeout, int signum,
+                 const SaSpawnFds *fds, const SaSpawnSetup *setup,
+                 const char * const *argv, const char * const *envp,
+                 const char *path, const char *cwd)
+{
+  uint8_t frame[2048];
+  size_t size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0, setup);
+
+  if (size == 0 || size > sizeof frame)
+    abort ();
+  put (b, frame, sa_proto_spawn_encode (frame, id, flags, timeout, signum, fds, setup,
+                                        argv, envp, path, cwd));
+}
+
+static void
 put_spawn_fds (Buffer *b, uint32_t id, uint32_t flags, uint32_t timeout, int signum,
                const SaSpawnFds *fds, const char * const *argv, const char * const *envp,
                const char *path, const char *cwd)
 {
-  uint8_t frame[2048];
-  size_t size = sa_proto_spawn_size (argv, envp, path, cwd, fds ? fds->n_targets : 0);
-
-  if (size == 0 || size > sizeof frame)
-    abort ();
-  put (b, frame, sa_proto_spawn_encode (frame, id, flags, timeout, signum, fds,
-                                        argv, envp, path, cwd));
+  put_spawn_setup (b, id, flags, timeout, signum, fds, NULL, argv, envp, path, cwd);
 }
 
 static void
@@ -143,6 +152,42 @@ helper_seeds (void)
     put_hello (&b, SA_PROTO_VERSION);
     put (&b, spawn.data, spawn.len);
     write_seed ("helper-input", "spawn-with-fds", &b);
+  }
+
+  {
+    /* A terminal for all three, in a new session, with umask, program
+     * and resource limits; then one detached, without a search. */
+    static const SaSpawnFds terminal = {
+      { SA_PROTO_STDIO_PTY, SA_PROTO_STDIO_PTY, SA_PROTO_STDIO_PTY }, 0, NULL
+    };
+    static const SaProtoRlimit limits[] = { { 7, 64, 64 }, { 4, 0, UINT64_MAX } };
+    static const SaSpawnSetup setup = { 022, "/bin/sh", 2, limits };
+
+    start_helper_seed (&b, 0, 0);
+    put_hello (&b, SA_PROTO_VERSION);
+    put_spawn_setup (&b, 1, SA_SPAWN_FLAG_NEW_SESSION, 0, SIGTERM, &terminal, &setup,
+                     argv_sh, env_some, "/usr/bin:/bin", "/tmp");
+    put_spawn (&b, 2, SA_SPAWN_FLAG_NEW_SESSION | SA_SPAWN_FLAG_DETACHED |
+               SA_SPAWN_FLAG_NO_SEARCH, 0, SIGTERM, argv_true, env_none, "", NULL);
+    write_seed ("helper-input", "spawn-terminal-setup", &b);
+  }
+
+  {
+    /* The caller's terminal as 0, 1 and 2 (take_pty_fd()): three
+     * descriptors, fd 0 the controlling terminal. */
+    static const int32_t targets[] = { 0, 1, 2 };
+    static const SaSpawnFds caller_terminal = {
+      { SA_PROTO_STDIO_FD, SA_PROTO_STDIO_FD, SA_PROTO_STDIO_FD }, 3, targets
+    };
+    Buffer spawn;
+
+    spawn.len = 0;
+    put_spawn_fds (&spawn, 1, SA_SPAWN_FLAG_NEW_SESSION | SA_SPAWN_FLAG_CTTY, 0, SIGTERM,
+                   &caller_terminal, argv_true, env_none, "", NULL);
+    start_helper_seed (&b, SA_PROTO_HEADER_SIZE + 8, 3);
+    put_hello (&b, SA_PROTO_VERSION);
+    put (&b, spawn.data, spawn.len);
+    write_seed ("helper-input", "spawn-ctty", &b);
   }
 
   start_helper_seed (&b, 0, 0); put_hello (&b, SA_PROTO_VERSION + 1);

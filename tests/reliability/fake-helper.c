@@ -278,7 +278,7 @@ answer_spawn (const char *mode, uint32_t id)
       /* A library -> helper frame type, sent back. */
       uint8_t frame[64];
       const char *argv[] = { "true", NULL };
-      size_t len = sa_proto_spawn_encode (frame, id, 0, 0, 15, NULL, argv, NULL, "", NULL);
+      size_t len = sa_proto_spawn_encode (frame, id, 0, 0, 15, NULL, NULL, argv, NULL, "", NULL);
 
       send_message (frame, len, NULL, 0);
     }

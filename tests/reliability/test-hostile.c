@@ -6,9 +6,11 @@
  * one: the same helper-pid afterwards, and `true` still runs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -394,6 +396,147 @@ build_cancelled_before (Input *in)
   g_cancellable_cancel (in->cancellable);
 }
 
+/* The terminal and child_setup options (1.2). */
+static void
+build_pty_stdin_only (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_stdin_mode (options (in), SA_STDIO_PTY);
+}
+
+static void
+build_pty_with_input (Input *in)
+{
+  g_autoptr(GBytes) input = g_bytes_new_static ("x", 1);
+
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_stdin_mode (options (in), SA_STDIO_PTY);
+  sa_spawn_options_set_stdout_mode (options (in), SA_STDIO_PTY);
+  sa_spawn_options_set_input (options (in), input);
+}
+
+static void
+build_pty_mode_unknown (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_stdout_mode (options (in), (SaStdio)(SA_STDIO_PTY + 1));
+}
+
+static void
+build_pty_output (Input *in)
+{
+  set_argv (in, "sh", "-c", "test -t 1 && printf 'a\\nb\\n'", NULL);
+  sa_spawn_options_set_stdout_mode (options (in), SA_STDIO_PTY);
+}
+
+static void
+build_pty_fd_negative (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_take_pty_fd (options (in), -1);
+}
+
+static void
+build_pty_fd_not_a_terminal (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_take_pty_fd (options (in), open ("/dev/null", O_RDWR | O_CLOEXEC));
+}
+
+static void
+build_pty_fd_and_fd (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_take_pty_fd (options (in), open ("/dev/null", O_RDWR | O_CLOEXEC));
+  sa_spawn_options_take_fd (options (in), open ("/dev/null", O_RDONLY | O_CLOEXEC), 0);
+}
+
+static void
+build_umask_negative (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_umask (options (in), -2);
+}
+
+static void
+build_umask_too_big (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_umask (options (in), 01000);
+}
+
+static void
+build_umask_all (Input *in)
+{
+  set_argv (in, "sh", "-c", "umask", NULL);
+  sa_spawn_options_set_umask (options (in), 0777);
+}
+
+static void
+build_rlimit_resource_unknown (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_rlimit (options (in), 4096, 1, 1);
+}
+
+static void
+build_rlimit_resource_negative (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_rlimit (options (in), -1, 1, 1);
+}
+
+static void
+build_rlimit_negative (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_rlimit (options (in), RLIMIT_NOFILE, G_MININT64, 10);
+}
+
+static void
+build_rlimit_soft_above_hard (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_rlimit (options (in), RLIMIT_NOFILE, 11, 10);
+}
+
+static void
+build_rlimit_hard_raised (Input *in)
+{
+  set_argv (in, "true", NULL);
+  /* above fs.nr_open, which even root cannot pass */
+  sa_spawn_options_set_rlimit (options (in), RLIMIT_NOFILE, 64, G_MAXINT64);
+}
+
+static void
+build_rlimit_core_zero (Input *in)
+{
+  set_argv (in, "sh", "-c", "ulimit -c; ulimit -Hc", NULL);
+  sa_spawn_options_set_rlimit (options (in), RLIMIT_CORE, 0, 0);
+}
+
+static void
+build_program_option_empty (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_program (options (in), "");
+}
+
+static void
+build_program_option_missing (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_program (options (in), "/nonexistent/\xff-program");
+}
+
+static void
+build_no_search_bare_name (Input *in)
+{
+  set_argv (in, "true", NULL);
+  sa_spawn_options_set_search_path (options (in), FALSE);
+  sa_spawn_options_set_cwd (options (in), "/");
+}
+
 /* -- checking results ------------------------------------------------------ */
 
 static void
@@ -454,6 +597,27 @@ check_empty_output (SaResult *result)
 {
   check_success (result);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "");
+}
+
+static void
+check_terminal_output (SaResult *result)
+{
+  check_success (result);
+  g_assert_cmpstr (sa_result_get_stdout (result), ==, "a\r\nb\r\n");
+}
+
+static void
+check_core_zero (SaResult *result)
+{
+  check_success (result);
+  g_assert_cmpstr (sa_result_get_stdout (result), ==, "0\n0\n");
+}
+
+static void
+check_umask_all (SaResult *result)
+{
+  check_success (result);
+  g_assert_cmpstr (sa_result_get_stdout (result), ==, "0777\n");
 }
 
 static void
@@ -578,6 +742,25 @@ static const HostileCase cases[] = {
   { "input-binary",              build_input_binary,              RESULT (check_binary_echo) },
   { "output-nul-bytes",          build_output_nul_bytes,          RESULT (check_nul_bytes) },
   { "cancelled-before",          build_cancelled_before,          IO_ERROR (CANCELLED) },
+  { "pty-stdin-only",            build_pty_stdin_only,            IO_ERROR (INVALID_ARGUMENT) },
+  { "pty-with-input",            build_pty_with_input,            IO_ERROR (INVALID_ARGUMENT) },
+  { "pty-mode-unknown",          build_pty_mode_unknown,          IO_ERROR (INVALID_ARGUMENT) },
+  { "pty-output",                build_pty_output,                RESULT (check_terminal_output) },
+  { "pty-fd-negative",           build_pty_fd_negative,           IO_ERROR (INVALID_ARGUMENT) },
+  { "pty-fd-not-a-terminal",     build_pty_fd_not_a_terminal,     SPAWN_ERROR (FAILED) },
+  { "pty-fd-and-fd-0",           build_pty_fd_and_fd,             IO_ERROR (INVALID_ARGUMENT) },
+  { "umask-negative",            build_umask_negative,            IO_ERROR (INVALID_ARGUMENT) },
+  { "umask-too-big",             build_umask_too_big,             IO_ERROR (INVALID_ARGUMENT) },
+  { "umask-0777",                build_umask_all,                 RESULT (check_umask_all) },
+  { "rlimit-resource-unknown",   build_rlimit_resource_unknown,   IO_ERROR (INVALID_ARGUMENT) },
+  { "rlimit-resource-negative",  build_rlimit_resource_negative,  IO_ERROR (INVALID_ARGUMENT) },
+  { "rlimit-negative",           build_rlimit_negative,           IO_ERROR (INVALID_ARGUMENT) },
+  { "rlimit-soft-above-hard",    build_rlimit_soft_above_hard,    IO_ERROR (INVALID_ARGUMENT) },
+  { "rlimit-hard-raised",        build_rlimit_hard_raised,        SPAWN_ERROR (PERM) },
+  { "rlimit-core-zero",          build_rlimit_core_zero,          RESULT (check_core_zero) },
+  { "program-option-empty",      build_program_option_empty,      IO_ERROR (INVALID_ARGUMENT) },
+  { "program-option-missing",    build_program_option_missing,    SPAWN_ERROR (NOENT) },
+  { "no-search-bare-name",       build_no_search_bare_name,       SPAWN_ERROR (NOENT) },
 };
 
 static void

@@ -98,10 +98,10 @@ spawn_frame (guint32             id,
              gsize              *len)
 {
   const char *env[] = { "PATH=/usr/bin:/bin", NULL };
-  gsize size = sa_proto_spawn_size (argv, env, "/usr/bin:/bin", NULL, 0);
+  gsize size = sa_proto_spawn_size (argv, env, "/usr/bin:/bin", NULL, 0, NULL);
   guint8 *frame = g_malloc (size);
 
-  *len = sa_proto_spawn_encode (frame, id, flags, 0, kill_signal, NULL, argv, env,
+  *len = sa_proto_spawn_encode (frame, id, flags, 0, kill_signal, NULL, NULL, argv, env,
                                 "/usr/bin:/bin", NULL);
   g_assert_cmpuint (*len, ==, size);
   return frame;
