@@ -188,3 +188,39 @@ def worker():
     assert worker.props.helper_pid == 0
     for pid in helpers - {0}:
         assert_pid_gone(pid)
+
+
+def options(**props):
+    opts = Sa.SpawnOptions()
+    for name, value in props.items():
+        opts.set_property(name.replace('_', '-'), value)
+    return opts
+
+
+class Wait:
+    """One wait_async() and what its callback got."""
+
+    def __init__(self, process, cancellable=None, check=False):
+        self.calls = 0
+        self.error = None
+        self.check = check
+        if check:
+            process.wait_check_async(cancellable, self._on_done)
+        else:
+            process.wait_async(cancellable, self._on_done)
+
+    def _on_done(self, process, res):
+        self.calls += 1
+        try:
+            if self.check:
+                process.wait_check_finish(res)
+            else:
+                process.wait_finish(res)
+        except GLib.Error as error:
+            self.error = error
+
+    def wait(self):
+        wait_for(lambda: self.calls > 0, 'the wait')
+        assert self.calls == 1
+        if self.error is not None:
+            raise self.error

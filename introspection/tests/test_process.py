@@ -11,15 +11,8 @@ from gi.repository import GLib, Gio, Sa
 
 from conftest import (
     IO_ERROR, SA_SPAWN_ERROR, SA_WORKER_ERROR, SPAWN_ERROR, SPAWN_EXIT_ERROR,
-    assert_error, assert_group_gone, assert_pid_gone, wait_for,
+    Wait, assert_error, assert_group_gone, assert_pid_gone, options, wait_for,
 )
-
-
-def options(**props):
-    opts = Sa.SpawnOptions()
-    for name, value in props.items():
-        opts.set_property(name.replace('_', '-'), value)
-    return opts
 
 
 def pipes(stdin=Sa.Stdio.NULL, stdout=Sa.Stdio.PIPE, stderr=Sa.Stdio.PIPE, **props):
@@ -29,35 +22,6 @@ def pipes(stdin=Sa.Stdio.NULL, stdout=Sa.Stdio.PIPE, stderr=Sa.Stdio.PIPE, **pro
 def read_line(stream):
     line, _length = stream.read_line_utf8(None)
     return line
-
-
-class Wait:
-    """One wait_async() and what its callback got."""
-
-    def __init__(self, process, cancellable=None, check=False):
-        self.calls = 0
-        self.error = None
-        self.check = check
-        if check:
-            process.wait_check_async(cancellable, self._on_done)
-        else:
-            process.wait_async(cancellable, self._on_done)
-
-    def _on_done(self, process, res):
-        self.calls += 1
-        try:
-            if self.check:
-                process.wait_check_finish(res)
-            else:
-                process.wait_finish(res)
-        except GLib.Error as error:
-            self.error = error
-
-    def wait(self):
-        wait_for(lambda: self.calls > 0, 'the wait')
-        assert self.calls == 1
-        if self.error is not None:
-            raise self.error
 
 
 def test_echo_blocking(worker):
