@@ -82,7 +82,9 @@ struct _SaCommand
   int            *send_fds;       /* go with the frame (SCM_RIGHTS); ours until sent */
   guint           n_send_fds;
   SaProcessShared *process_shared; /* a live process: its pipes go to an SaProcess */
-  guint           detached : 1;       /* never killed for the worker's sake */
+  gboolean        detached;       /* never killed for the worker's sake; not a bit
+                                   * beside sent_directly, which the caller
+                                   * writes while the I/O thread reads this */
   guint           sent_directly : 1;  /* the caller sent the frame itself... */
   guint           sent_generation;    /* ...to this helper (sa-helper-link.c) */
 

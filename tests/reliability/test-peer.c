@@ -369,6 +369,12 @@ typedef enum
   BREAK_STDIO_MODE,
   BREAK_STDIN_MERGED,
   BREAK_TARGETS_COUNT,
+  BREAK_PTY_SAME_SESSION,
+  BREAK_DETACHED_SAME_SESSION,
+  BREAK_CTTY_NOT_A_FD,
+  BREAK_UMASK_WITHOUT_FLAG,
+  BREAK_UMASK_TOO_BIG,
+  BREAK_RLIMITS_MISSING,
   N_BREAKS
 } SpawnBreak;
 
@@ -394,7 +400,7 @@ test_helper_bad_spawn (void)
         case BREAK_ARGC_ZERO:     value = 0;          memcpy (payload + 12, &value, 4); break;
         case BREAK_ARGC_HUGE:     value = 1u << 30;   memcpy (payload + 12, &value, 4); break;
         case BREAK_ENVC_HUGE:     value = 0xffffffff; memcpy (payload + 16, &value, 4); break;
-        case BREAK_FLAGS:         value = 1u << 7;    memcpy (payload, &value, 4);      break;
+        case BREAK_FLAGS:         value = 1u << 8;    memcpy (payload, &value, 4);      break;
         case BREAK_SIGNAL_ZERO:   value = 0;          memcpy (payload + 8, &value, 4);  break;
         case BREAK_SIGNAL_HUGE:   value = 9999;       memcpy (payload + 8, &value, 4);  break;
         case BREAK_EMPTY_PROGRAM:                                                       break;
@@ -418,6 +424,23 @@ test_helper_bad_spawn (void)
         case BREAK_STDIO_MODE:    value = 9;          memcpy (payload + 24, &value, 4); break;
         case BREAK_STDIN_MERGED:  value = SA_PROTO_STDIO_MERGE; memcpy (payload + 20, &value, 4); break;
         case BREAK_TARGETS_COUNT: value = 2;          memcpy (payload + 32, &value, 4); break;
+        case BREAK_PTY_SAME_SESSION: value = SA_PROTO_STDIO_PTY; memcpy (payload + 24, &value, 4); break;
+        case BREAK_DETACHED_SAME_SESSION:
+          value = SA_SPAWN_FLAG_DETACHED;
+          memcpy (payload, &value, 4);
+          break;
+        case BREAK_CTTY_NOT_A_FD:
+          value = SA_SPAWN_FLAG_NEW_SESSION | SA_SPAWN_FLAG_CTTY;
+          memcpy (payload, &value, 4);
+          break;
+        case BREAK_UMASK_WITHOUT_FLAG: value = 022;   memcpy (payload + 36, &value, 4); break;
+        case BREAK_UMASK_TOO_BIG:
+          value = SA_SPAWN_FLAG_HAS_UMASK;
+          memcpy (payload, &value, 4);
+          value = 01000;
+          memcpy (payload + 36, &value, 4);
+          break;
+        case BREAK_RLIMITS_MISSING: value = 1;        memcpy (payload + 40, &value, 4); break;
         case N_BREAKS:
         default:
           g_assert_not_reached ();
