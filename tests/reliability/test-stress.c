@@ -1084,6 +1084,124 @@ test_process_destroy_from_thread (void)
   run_process_faults (TRUE);
 }
 
+/* Terminals: a spawn with a terminal the helper makes, and an aspawn
+ * reading one, cancelled from another thread at a random microsecond
+ * (before the call, while the master travels in SPAWNED, while the
+ * child runs), and now and then the helper killed as well. Every call
+ * answers once, with a process whose terminal works, a result, or an
+ * error that fits; no master is left open in the caller; no child is
+ * left. */
+#define TERMINAL_ROUNDS 400
+
+typedef struct
+{
+  GAsyncResult *spawn;
+  Call          run;
+} TerminalCalls;
+
+static void
+check_terminal_process (SaWorker     *worker,
+                        GAsyncResult *res)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(SaProcess) process = sa_worker_spawn_finish (worker, res, &error);
+
+  if (process == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+          !g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+        g_error ("unexpected spawn error: %s", error->message);
+      return;
+    }
+  g_assert_nonnull (sa_process_get_pty (process));
+  if (!sa_process_set_window_size (process, 30, 90, &error))
+    g_error ("a live process's terminal could not be resized: %s", error->message);
+  sa_process_force_exit (process);
+  if (!sa_process_wait (process, NULL, &error) &&
+      !g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+    g_error ("unexpected wait error: %s", error->message);
+}
+
+static void
+check_terminal_result (Call *call)
+{
+  g_assert_cmpuint (call->answers, ==, 1);
+  if (call->result != NULL)
+    g_assert_cmpstr (sa_result_get_stdout (call->result), ==, "tty\r\n");
+  else if (!g_error_matches (call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+           !g_error_matches (call->error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED))
+    g_error ("unexpected aspawn error: %s", call->error->message);
+}
+
+static void
+test_terminal_cancel_around_spawn (void)
+{
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  g_autoptr(GAsyncQueue) jobs = g_async_queue_new ();
+  const char *spawn_argv[] = { "sleep", "30", NULL };
+  const char *run_argv[] = { "sh", "-c", "test -t 0 && test -t 1 && echo tty", NULL };
+  GThread *canceller = g_thread_new ("canceller", canceller_main, jobs);
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, fds_before;
+
+  sa_spawn_options_set_stdin_mode (options, SA_STDIO_PTY);
+  sa_spawn_options_set_stdout_mode (options, SA_STDIO_PTY);
+  sa_spawn_options_set_stderr_mode (options, SA_STDIO_PTY);
+  /* warm up: the first helper, GIO's types */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SaProcess) process = sa_worker_spawn (worker, spawn_argv, options, NULL, &error);
+
+    g_assert_no_error (error);
+    sa_process_force_exit (process);
+    g_assert_true (sa_process_wait (process, NULL, &error));
+  }
+  fds_before = sa_test_count_fds ();
+  arm_watchdog (120);
+
+  while (rounds < TERMINAL_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      CancelJob *job = g_new0 (CancelJob, 1);
+      TerminalCalls calls = { NULL };
+
+      job->cancellable = g_object_ref (cancellable);
+      job->at = g_get_monotonic_time () +
+                (g_random_int_range (0, 4) != 0 ? g_random_int_range (0, 201)
+                                                : g_random_int_range (0, 3001));
+      g_async_queue_push (jobs, job);
+      sa_worker_spawn_async (worker, spawn_argv, options, cancellable, on_result_slot,
+                             &calls.spawn);
+      sa_worker_aspawn_async (worker, run_argv, options, cancellable, on_call_done, &calls.run);
+      if (g_random_int_range (0, 8) == 0)
+        {
+          /* 0 while a new helper starts: kill (0, …) would be ours */
+          GPid helper = sa_worker_get_helper_pid (worker);
+
+          spin_until (g_get_monotonic_time () + g_random_int_range (0, 301));
+          if (helper > 1)
+            kill (helper, SIGKILL);
+        }
+
+      sa_test_wait_pointer ((gpointer *)&calls.spawn, 30000);
+      sa_test_wait_flag ((const gboolean *)&calls.run.answers, 30000);
+      check_terminal_process (worker, calls.spawn);
+      check_terminal_result (&calls.run);
+      g_clear_object (&calls.spawn);
+      call_clear (&calls.run);
+      rounds++;
+    }
+
+  g_async_queue_push (jobs, g_new0 (CancelJob, 1));
+  g_thread_join (canceller);
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+  /* every master the caller was given is closed again */
+  g_assert_cmpuint (sa_test_count_fds (), <=, fds_before);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1107,6 +1225,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/process-waits-around-exit", test_process_waits_around_exit);
   g_test_add_func ("/reliability/stress/process-helper-killed", test_process_helper_killed);
   g_test_add_func ("/reliability/stress/process-destroy-from-thread", test_process_destroy_from_thread);
+  g_test_add_func ("/reliability/stress/terminal-cancel-around-spawn",
+                   test_terminal_cancel_around_spawn);
 
   return g_test_run ();
 }
