@@ -94,6 +94,7 @@ struct _SaCommand
   SaStream        streams[2];     /* stdout, stderr */
   int             stdin_fd;
   SaWatch         stdin_watch;
+  int             terminal_fd;    /* the master (stdout's fd too, while read) */
   gsize           input_offset;
   GSource        *drain_source;
   int             wait_status;
@@ -101,6 +102,7 @@ struct _SaCommand
   guint           truncated : 1;
   guint           kill_sent : 1;
   guint           group_lingers : 1;  /* its group outlived it (EXITED said) */
+  guint           exited : 1;         /* reaped (EXITED), or never will be */
 };
 
 /* Caller's thread */

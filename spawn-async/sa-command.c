@@ -68,6 +68,7 @@ sa_command_new (GTask      *task,
     }
   self->stdin_fd = -1;
   self->stdin_watch.epoll_fd = -1;
+  self->terminal_fd = -1;
 
   return self;
 }
@@ -138,13 +139,20 @@ clear_source (GSource **source)
  * can send one pipe twice). Clearing func drops an event for it that is
  * still in the batch being dispatched. */
 static void
+unwatch (SaWatch *watch,
+         int      fd)
+{
+  if (watch->epoll_fd >= 0 && fd >= 0)
+    epoll_ctl (watch->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+  watch->epoll_fd = -1;
+  watch->func = NULL;
+}
+
+static void
 unwatch_and_close (SaWatch *watch,
                    int     *fd)
 {
-  if (watch->epoll_fd >= 0 && *fd >= 0)
-    epoll_ctl (watch->epoll_fd, EPOLL_CTL_DEL, *fd, NULL);
-  watch->epoll_fd = -1;
-  watch->func = NULL;
+  unwatch (watch, *fd);
   if (*fd >= 0)
     {
       close (*fd);
@@ -152,9 +160,33 @@ unwatch_and_close (SaWatch *watch,
     }
 }
 
+/* The terminal's master, once nothing reads it. */
 static void
-stream_close (SaStream *stream)
+close_terminal (SaCommand *self)
 {
+  if (self->terminal_fd >= 0)
+    {
+      close (self->terminal_fd);
+      self->terminal_fd = -1;
+    }
+}
+
+/* A stream whose fd is the terminal's master only stops being watched
+ * while the child runs: closing the master hangs the terminal up, and
+ * the child, which may live on after closing its side (`exec >&-`),
+ * would get SIGHUP. The master is closed once the child has exited. */
+static void
+stream_close (SaCommand *self,
+              SaStream  *stream)
+{
+  if (stream->fd >= 0 && stream->fd == self->terminal_fd)
+    {
+      unwatch (&stream->watch, stream->fd);
+      stream->fd = -1;
+      if (self->exited)
+        close_terminal (self);
+      return;
+    }
   unwatch_and_close (&stream->watch, &stream->fd);
 }
 
@@ -167,9 +199,11 @@ close_stdin (SaCommand *self)
 void
 sa_command_close (SaCommand *self)
 {
+  self->exited = TRUE;    /* or never will: nothing is left to hang up */
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
-    stream_close (&self->streams[i]);
+    stream_close (self, &self->streams[i]);
   close_stdin (self);
+  close_terminal (self);
   clear_source (&self->drain_source);
 }
 
@@ -345,7 +379,7 @@ stream_readable (SaWatch *watch,
   if (stream_read (self, stream, &verdict))
     return verdict;
 
-  stream_close (stream);
+  stream_close (self, stream);
   if (!sa_command_pipes_open (self))
     verdict |= SA_VERDICT_PIPES_DONE;
   return verdict;
@@ -373,7 +407,7 @@ sa_command_read_rest (SaCommand *self)
       if (stream->fd >= 0)
         SA_DEBUG ("command %u (%s): a descendant still holds its output open; "
                   "not waiting for it", self->id, self->program);
-      stream_close (stream);
+      stream_close (self, stream);
     }
 }
 
@@ -486,7 +520,7 @@ sa_command_spawned (SaCommand *self,
     if (modes[i] == SA_PROTO_STDIO_PIPE && next < n_fds)
       *slots[i] = fds[next++];
   if (self->stdio[1] == SA_PROTO_STDIO_PTY && next < n_fds)
-    self->streams[0].fd = fds[next++];
+    self->streams[0].fd = self->terminal_fd = fds[next++];
   for (; next < n_fds; next++)
     close (fds[next]);
 
@@ -507,7 +541,7 @@ sa_command_spawned (SaCommand *self,
         continue;             /* not a pipe: nothing to read */
       if (!set_nonblocking (stream->fd) ||
           !watch (&stream->watch, stream_readable, self, epoll_fd, stream->fd, EPOLLIN))
-        stream_close (stream);
+        stream_close (self, stream);
     }
 
   if (self->stdin_fd >= 0 &&
@@ -587,5 +621,9 @@ sa_command_exited (SaCommand *self,
 {
   self->wait_status = wait_status;
   self->timed_out = !!timed_out;
+  self->exited = TRUE;
   close_stdin (self);
+  /* Read to its end already: the master can go. */
+  if (self->streams[0].fd != self->terminal_fd)
+    close_terminal (self);
 }

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -84,6 +83,24 @@ test_aspawn_pty_with_stderr_pipe (void)
   result = sa_test_run_ok (worker, argv, options);
   g_assert_cmpstr (sa_result_get_stdout (result), ==, "out\r\n");
   g_assert_cmpstr (sa_result_get_stderr (result), ==, "err\n");
+}
+
+/* A child that closes its side of the terminal and goes on: the master
+ * stays open until it exits, so that it is not hung up (SIGHUP). */
+static void
+test_aspawn_pty_closed_early (void)
+{
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
+  g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
+  const char *argv[] = { "sh", "-c", "echo hi; exec >&-; sleep 0.3; echo done >&2", NULL };
+  g_autoptr(SaResult) result = NULL;
+
+  sa_spawn_options_set_stdout_mode (options, SA_STDIO_PTY);
+  result = sa_test_run_ok (worker, argv, options);
+  g_assert_false (sa_result_get_if_signaled (result));
+  g_assert_true (sa_result_get_successful (result));
+  g_assert_cmpstr (sa_result_get_stdout (result), ==, "hi\r\n");
+  g_assert_cmpstr (sa_result_get_stderr (result), ==, "done\n");
 }
 
 /* The terminal's screen, as the caller reads it: everything until text
@@ -465,8 +482,9 @@ test_detached_outlives_caller (void)
       g_autofree char *text = g_strdup_printf ("%d\n", start_detached (worker));
 
       g_assert_true (g_file_set_contents (pid_file, text, -1, NULL));
-      /* exits with the worker alive: no destroy, no unref */
-      exit (0);
+      /* Gone with the worker alive: no destroy, no unref, and no exit
+       * handlers (LeakSanitizer's would count what is still in use). */
+      _exit (0);
     }
 
   g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
@@ -646,6 +664,7 @@ main (int   argc,
 
   g_test_add_func ("/terminal/aspawn-pty", test_aspawn_pty);
   g_test_add_func ("/terminal/aspawn-pty-stderr-pipe", test_aspawn_pty_with_stderr_pipe);
+  g_test_add_func ("/terminal/aspawn-pty-closed-early", test_aspawn_pty_closed_early);
   g_test_add_func ("/terminal/interactive-shell", test_interactive_shell);
   g_test_add_func ("/terminal/window-size-errors", test_window_size_errors);
   g_test_add_func ("/terminal/take-pty-fd", test_take_pty_fd);
