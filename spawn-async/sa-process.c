@@ -58,7 +58,9 @@
  *
  * Dropping the last reference closes the caller's ends of the pipes (the
  * child sees the end of its stdin) and does not kill the child: it runs
- * on and is reaped by the helper. Destroying the worker, or the death of
+ * on and is reaped by the helper. A terminal of %SA_STDIO_PTY is closed
+ * too, which hangs it up: the child gets `SIGHUP`, as when a terminal
+ * window closes. Destroying the worker, or the death of
  * its helper, kills the child's process group, and pending waits fail
  * with %SA_WORKER_ERROR_DESTROYED or %SA_WORKER_ERROR_EXITED.
  *
