@@ -36,7 +36,8 @@ static void
 parse_ids (const char *text,
            GPid        ids[3])
 {
-  g_auto(GStrv) words = g_strsplit_set (g_strstrip (g_strdup (text)), " \t\r\n", -1);
+  g_autofree char *copy = g_strstrip (g_strdup (text));
+  g_auto(GStrv) words = g_strsplit_set (copy, " \t\r\n", -1);
   guint n = 0;
 
   for (guint i = 0; words[i] != NULL && n < 3; i++)
