@@ -1060,6 +1060,7 @@ typedef struct
   Run                *run;
   gboolean            use_worker;
   gsize               expected;
+  gboolean            big_pipes;    /* the floor's pipes grown as SaWorker's are */
 } Burst;
 
 static void
@@ -1112,7 +1113,9 @@ count_one (gpointer user_data)
 
 /* The floor: the same children, started and drained by a plain thread
  * (poll() and read() into malloc()ed buffers, freed there), while the
- * main loop only waits. */
+ * main loop only waits. With big_pipes, its pipes have the 1 MiB that
+ * SaWorker gives a big producer's, and it reads 1 MiB at a time: a floor
+ * that drains as fast as SaWorker does. */
 static gpointer
 drain_in_thread (gpointer user_data)
 {
@@ -1122,7 +1125,8 @@ drain_in_thread (gpointer user_data)
   g_autofree GString **outputs = g_new0 (GString *, n);
   g_autofree pid_t *pids = g_new0 (pid_t, n);
   guint open_fds = n;
-  char chunk[65536];
+  gsize chunk_size = burst->big_pipes ? MiB : 65536;
+  g_autofree char *chunk = g_malloc (chunk_size);
 
   for (guint i = 0; i < n; i++)
     {
@@ -1139,6 +1143,8 @@ drain_in_thread (gpointer user_data)
       if (ret != 0)
         g_error ("posix_spawn: %s", g_strerror (ret));
       close (pipe_fds[1]);
+      if (burst->big_pipes)
+        fcntl (pipe_fds[0], F_SETPIPE_SZ, (int) MiB);
       fds[i] = (struct pollfd) { pipe_fds[0], POLLIN, 0 };
       outputs[i] = g_string_new (NULL);
     }
@@ -1153,7 +1159,7 @@ drain_in_thread (gpointer user_data)
 
           if (fds[i].fd < 0 || fds[i].revents == 0)
             continue;
-          got = read (fds[i].fd, chunk, sizeof chunk);
+          got = read (fds[i].fd, chunk, chunk_size);
           if (got > 0)
             g_string_append_len (outputs[i], chunk, got);
           else if (got == 0 || errno != EINTR)
@@ -1192,7 +1198,7 @@ bench_mainloop (SaWorker *worker,
   const char *input = opt_mainloop_input ? opt_mainloop_input : "/dev/zero";
   const char *argv[] = { "/usr/bin/head", "-c", count, input, NULL };
   const char *methods[] = { "idle (no commands)", "SaWorker", "GSubprocess communicate_async",
-                            "plain thread (floor)" };
+                            "plain thread (floor)", "plain thread (1 MiB pipes)" };
 
   for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
     {
@@ -1200,7 +1206,7 @@ bench_mainloop (SaWorker *worker,
       g_autoptr(GSource) timer = g_timeout_source_new (TIMER_INTERVAL_MS);
       Ticker ticker = { 0, lateness };
       Run run = { .expected_len = bytes };
-      Burst burst = { worker, argv, &run, m == 1, bytes };
+      Burst burst = { worker, argv, &run, m == 1, bytes, m == 4 };
       gint64 start;
 
       if (m > 0 && !bench_method_enabled (methods[m]))
@@ -1220,7 +1226,7 @@ bench_mainloop (SaWorker *worker,
       else
         {
           /* Launched from the loop, so a blocking launch shows as lateness. */
-          g_timeout_add (5, m == 3 ? launch_drain_thread : launch_burst, &burst);
+          g_timeout_add (5, m >= 3 ? launch_drain_thread : launch_burst, &burst);
           bench_iterate_until_count (&run.completed, (guint) opt_mainloop_cmds);
         }
 
