@@ -126,9 +126,9 @@ export function assertThrows(fn, domain, code, message) {
 
 const decoder = new TextDecoder();
 
-// The state and process group of pid from /proc/PID/stat, or null when
-// there is no such process.
-function procStat(pid) {
+// The command name, state, parent, process group and session of pid
+// from /proc/PID/stat, or null when there is no such process.
+export function procStat(pid) {
     let contents;
     try {
         [, contents] = GLib.file_get_contents(`/proc/${pid}/stat`);
@@ -137,7 +137,10 @@ function procStat(pid) {
     }
     const text = decoder.decode(contents);
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return {state: fields[0], pgrp: Number(fields[2])};
+    return {
+        comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
+        state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]),
+    };
 }
 
 // Whether pid is a live process (zombies count as gone).
@@ -146,9 +149,10 @@ export function pidAlive(pid) {
     return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-// The live processes whose process group is one of pgids.
-export function groupMembers(pgids) {
-    const members = [];
+// The live processes (zombies count as gone) whose procStat() passes
+// filter.
+export function liveProcesses(filter) {
+    const found = [];
     const enumerator = Gio.File.new_for_path('/proc').enumerate_children('standard::name',
         Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
     for (let info = enumerator.next_file(null); info !== null; info = enumerator.next_file(null)) {
@@ -156,11 +160,16 @@ export function groupMembers(pgids) {
         if (!/^[0-9]+$/.test(name))
             continue;
         const stat = procStat(name);
-        if (stat !== null && pgids.has(stat.pgrp) && stat.state !== 'Z' && stat.state !== 'X')
-            members.push(Number(name));
+        if (stat !== null && stat.state !== 'Z' && stat.state !== 'X' && filter(stat))
+            found.push(Number(name));
     }
     enumerator.close(null);
-    return members;
+    return found;
+}
+
+// The live processes whose process group is one of pgids.
+export function groupMembers(pgids) {
+    return liveProcesses(stat => pgids.has(stat.pgrp));
 }
 
 export async function assertPidGone(pid, timeoutMs = 5000) {

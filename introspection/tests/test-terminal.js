@@ -12,7 +12,7 @@ import Sa from 'gi://Sa?version=1.0';
 import {
     test, run, withWorker, sleep, waitUntil, makeTmpDir, removeTree, pidAlive,
     AssertionError, assertEqual, assertTrue, assertError, assertRejects, assertThrows,
-    assertPidGone, assertGroupGone,
+    assertPidGone, assertGroupGone, liveProcesses, procStat,
 } from './harness.js';
 
 Gio._promisify(Sa.Worker.prototype, 'spawn_async', 'spawn_finish');
@@ -49,37 +49,9 @@ function readText(path) {
     return decoder.decode(contents);
 }
 
-// ppid, pgrp, session and command name of pid from /proc/PID/stat, or
-// null when there is no such process.
-function procStat(pid) {
-    let text;
-    try {
-        text = readText(`/proc/${pid}/stat`);
-    } catch {
-        return null;
-    }
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return {
-        comm: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')),
-        state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]), session: Number(fields[3]),
-    };
-}
-
 // The live children of ppid whose command name is name.
 function childrenNamed(ppid, name) {
-    const found = [];
-    const enumerator = Gio.File.new_for_path('/proc').enumerate_children('standard::name',
-        Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS, null);
-    for (let info = enumerator.next_file(null); info !== null; info = enumerator.next_file(null)) {
-        const entry = info.get_name();
-        if (!/^[0-9]+$/.test(entry))
-            continue;
-        const stat = procStat(entry);
-        if (stat !== null && stat.ppid === ppid && stat.comm === name && stat.state !== 'Z' && stat.state !== 'X')
-            found.push(Number(entry));
-    }
-    enumerator.close(null);
-    return found;
+    return liveProcesses(stat => stat.ppid === ppid && stat.comm === name);
 }
 
 function killQuietly(pid) {
