@@ -48,11 +48,11 @@ free_subprocess_bytes (const char * const *argv,
                        gsize               expected)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_autoptr(GSubprocess) proc = bench_subprocess_new (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   GBytes *out = NULL;
   gint64 start;
 
-  if (proc == NULL || !g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &error))
+  if (!g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &error))
     g_error ("GSubprocess: %s", error->message);
   if (g_bytes_get_size (out) != expected)
     g_error ("GSubprocess: wrong output size");

@@ -82,18 +82,6 @@ end_sa_process (SaProcess *process)
   g_object_unref (process);
 }
 
-static GSubprocess *
-start_subprocess (const char * const *argv,
-                  GSubprocessFlags    flags)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *proc = g_subprocess_newv (argv, flags, &error);
-
-  if (proc == NULL)
-    g_error ("GSubprocess: %s", error->message);
-  return proc;
-}
-
 static void
 end_subprocess (GSubprocess *proc)
 {
@@ -282,7 +270,7 @@ pipe_once (int                 method,
 
     case PEER_GSUBPROCESS:
       {
-        GSubprocess *proc = start_subprocess (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+        GSubprocess *proc = bench_subprocess_new (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
         got = read_stream_to_end (g_subprocess_get_stdout_pipe (proc), buffer);
         end_subprocess (proc);
@@ -445,7 +433,7 @@ conversation_once (int       method,
 
     case PEER_GSUBPROCESS:
       {
-        GSubprocess *proc = start_subprocess (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
+        GSubprocess *proc = bench_subprocess_new (argv, G_SUBPROCESS_FLAGS_STDIN_PIPE |
                                                     G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
         talk_over_streams (g_subprocess_get_stdin_pipe (proc),

@@ -21,6 +21,9 @@ void     bench_add_distribution (const char *mode,
 gboolean bench_method_enabled   (const char *name);
 void     bench_iterate_until_count (const guint *count,
                                     guint        target);
+/* g_subprocess_newv(), aborting when it fails. */
+GSubprocess *bench_subprocess_new (const char * const *argv,
+                                   GSubprocessFlags    flags);
 /* Waits for a child of posix_spawn(); aborts unless it exited with 0. */
 void     bench_waitpid_checked  (pid_t       pid);
 

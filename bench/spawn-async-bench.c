@@ -471,9 +471,9 @@ on_process_done (GObject      *source,
   run->completed++;
 }
 
-static GSubprocess *
-subprocess_new (const char * const *argv,
-                GSubprocessFlags    flags)
+GSubprocess *
+bench_subprocess_new (const char * const *argv,
+                      GSubprocessFlags    flags)
 {
   g_autoptr(GError) error = NULL;
   GSubprocess *proc = g_subprocess_newv (argv, flags, &error);
@@ -569,7 +569,7 @@ run_one (Method    method,
 
     case METHOD_GSUBPROCESS:
       {
-        GSubprocess *proc = subprocess_new (true_argv, G_SUBPROCESS_FLAGS_NONE);
+        GSubprocess *proc = bench_subprocess_new (true_argv, G_SUBPROCESS_FLAGS_NONE);
 
         block_us = bench_us_since (start);
         g_subprocess_wait_check_async (proc, NULL, on_subprocess_done, &run);
@@ -722,7 +722,7 @@ launch_next (Method  method,
       sa_worker_aspawn_async (run->worker, run->argv, NULL, NULL, on_tp_sa_done, run);
       break;
     case METHOD_GSUBPROCESS:
-      g_subprocess_wait_check_async (subprocess_new (run->argv, G_SUBPROCESS_FLAGS_NONE),
+      g_subprocess_wait_check_async (bench_subprocess_new (run->argv, G_SUBPROCESS_FLAGS_NONE),
                                      NULL, on_tp_subprocess_done, run);
       break;
     case METHOD_G_SPAWN_ASYNC:
@@ -972,7 +972,7 @@ capture_subprocess (const char * const *argv,
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) out = NULL;
   gint64 start = bench_now_ns ();
-  g_autoptr(GSubprocess) proc = subprocess_new (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocess) proc = bench_subprocess_new (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 
   if (!g_subprocess_communicate (proc, NULL, NULL, &out, NULL, &error))
     g_error ("GSubprocess: %s", error->message);
@@ -1090,7 +1090,7 @@ launch_burst (gpointer user_data)
       if (burst->use_worker)
         sa_worker_aspawn_async (burst->worker, burst->argv, NULL, NULL, on_sa_done, burst->run);
       else
-        g_subprocess_communicate_async (subprocess_new (burst->argv,
+        g_subprocess_communicate_async (bench_subprocess_new (burst->argv,
                                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE),
                                         NULL, NULL, on_communicate_done, burst);
     }
