@@ -196,9 +196,6 @@ resolve_descriptors (SaSpawnOptions  *options,
         if (targeted[fd])
           return invalid (error, _("take_pty_fd() gives the child its %s: take_fd() cannot "
                                    "give it %d too"), names[fd], fd);
-      if (has_input)
-        return invalid (error, "%s", _("Input needs stdin to be a pipe, not the terminal of "
-                                       "take_pty_fd()"));
       for (int fd = 0; fd < 3; fd++)
         {
           targeted[fd] = TRUE;
@@ -221,6 +218,7 @@ resolve_descriptors (SaSpawnOptions  *options,
                                        "(SA_STDIO_PIPE)"));
       if (targeted[0] || (modes[0] != SA_STDIO_NULL && modes[0] != SA_STDIO_PIPE))
         return invalid (error, _("Input needs stdin to be a pipe, not %s"),
+                        pty_fd >= 0  ? "the terminal of take_pty_fd()" :
                         targeted[0] ? "a descriptor of take_fd()" : mode_name (modes[0]));
       modes[0] = SA_STDIO_PIPE;
     }
