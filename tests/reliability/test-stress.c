@@ -1004,17 +1004,23 @@ test_process_waits_around_exit (void)
 
 /* The helper killed, or the worker destroyed from another thread, at a
  * random moment while processes start, run and end, with waits pending:
- * every spawn and every wait answers once, with what fits. */
+ * every spawn and every wait answers once, with what fits. With
+ * terminal, each process has a terminal the helper made, whose master
+ * travels with SPAWNED: none may be left open in the caller. */
 static void
-run_process_faults (gboolean destroy)
+run_process_faults (gboolean destroy,
+                    gboolean terminal)
 {
   g_autoptr(SaSpawnOptions) options = marked_options ();
   const char *argv[] = { "sh", "-c", "sleep 0.00$$; sleep 30 &", NULL };
+  SaStdio mode = terminal ? SA_STDIO_PTY : SA_STDIO_NULL;
   gint64 deadline = stress_deadline ();
-  guint rounds = 0;
+  guint rounds = 0, fds_before = 0;
+  gint64 settle;
 
-  sa_spawn_options_set_stdout_mode (options, SA_STDIO_NULL);
-  sa_spawn_options_set_stderr_mode (options, SA_STDIO_NULL);
+  sa_spawn_options_set_stdin_mode (options, mode);
+  sa_spawn_options_set_stdout_mode (options, mode);
+  sa_spawn_options_set_stderr_mode (options, mode);
   arm_watchdog (120);
   while (rounds < PROCESS_ROUNDS / 4 && g_get_monotonic_time () < deadline)
     {
@@ -1038,6 +1044,8 @@ run_process_faults (gboolean destroy)
 
           sa_test_wait_pointer ((gpointer *)&spawns[i], 30000);
           processes[i] = sa_worker_spawn_finish (worker, spawns[i], &error);
+          if (processes[i] != NULL)
+            g_assert_true ((sa_process_get_pty (processes[i]) != NULL) == terminal);
           if (processes[i] != NULL)
             sa_process_wait_async (processes[i], NULL, on_wait_done, &waits[i]);
           else if (!g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED) &&
@@ -1066,22 +1074,45 @@ run_process_faults (gboolean destroy)
           g_object_unref (processes[i]);
         }
       rounds++;
+      /* After one round, what GLib and the library open once per
+       * process (event fds of contexts and threads) is open. */
+      if (rounds == 1)
+        fds_before = sa_test_count_fds ();
     }
   alarm (0);
   g_test_message ("%u rounds", rounds);
+  /* Every pipe and master the caller was given is closed again, once
+   * the answers still queued in the main context have been dispatched. */
+  settle = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (sa_test_count_fds () > fds_before && g_get_monotonic_time () < settle)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (sa_test_count_fds (), <=, fds_before);
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
 static void
 test_process_helper_killed (void)
 {
-  run_process_faults (FALSE);
+  run_process_faults (FALSE, FALSE);
 }
 
 static void
 test_process_destroy_from_thread (void)
 {
-  run_process_faults (TRUE);
+  run_process_faults (TRUE, FALSE);
+}
+
+static void
+test_terminal_helper_killed (void)
+{
+  run_process_faults (FALSE, TRUE);
+}
+
+static void
+test_terminal_destroy_from_thread (void)
+{
+  run_process_faults (TRUE, TRUE);
 }
 
 /* Terminals: a spawn with a terminal the helper makes, and an aspawn
@@ -1227,6 +1258,9 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/process-destroy-from-thread", test_process_destroy_from_thread);
   g_test_add_func ("/reliability/stress/terminal-cancel-around-spawn",
                    test_terminal_cancel_around_spawn);
+  g_test_add_func ("/reliability/stress/terminal-helper-killed", test_terminal_helper_killed);
+  g_test_add_func ("/reliability/stress/terminal-destroy-from-thread",
+                   test_terminal_destroy_from_thread);
 
   return g_test_run ();
 }
