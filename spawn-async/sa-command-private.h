@@ -32,6 +32,8 @@ typedef enum
   SA_VERDICT_NONE       = 0,
   SA_VERDICT_KILL       = 1 << 0,   /* output limit: kill the group with the kill signal */
   SA_VERDICT_PIPES_DONE = 1 << 1,   /* stdout and stderr are both closed now */
+  SA_VERDICT_CLOSE_OUT  = 1 << 2,   /* relayed: stop relaying stdout (output limit) */
+  SA_VERDICT_CLOSE_ERR  = 1 << 3,   /* relayed: the same for stderr */
 } SaVerdict;
 
 typedef SaVerdict (*SaWatchFunc) (SaWatch *watch,
@@ -87,6 +89,11 @@ struct _SaCommand
                                    * writes while the I/O thread reads this */
   guint           sent_directly : 1;  /* the caller sent the frame itself... */
   guint           sent_generation;    /* ...to this helper (sa-helper-link.c) */
+  guint           n_pipes;        /* pipes it would hold here (0: not relayable) */
+  /* Set under the inbox lock at submission (sa-inbox.c), then read-only;
+   * not bits beside sent_directly either. */
+  gboolean        relayed;        /* the helper keeps its pipes (RELAY) */
+  guint           pipes_reserved; /* of the process's pipe budget, until freed */
 
   /* The I/O thread's. */
   GTask          *task;           /* NULL once answered */
@@ -98,6 +105,9 @@ struct _SaCommand
   gsize           input_offset;
   GSource        *drain_source;
   int             wait_status;
+  guint           relay_open : 2;     /* relayed stdout, stderr not ended yet */
+  guint           input_in_flight : 1;/* relayed: an INPUT waits for its WROTE */
+  guint           input_ended : 1;    /* relayed: the end of input is sent, or moot */
   guint           timed_out : 1;
   guint           truncated : 1;
   guint           kill_sent : 1;
@@ -138,6 +148,17 @@ void       sa_command_exited          (SaCommand      *self,
                                        int             wait_status,
                                        gboolean        timed_out);
 void       sa_command_read_rest       (SaCommand      *self);
+void       sa_command_relay_spawned   (SaCommand      *self,
+                                       GPid            pid);
+SaVerdict  sa_command_relay_output    (SaCommand      *self,
+                                       guint           stream,
+                                       const guint8   *data,
+                                       gsize           n);
+gboolean   sa_command_relay_next_input (SaCommand     *self,
+                                        const guint8 **data,
+                                        gsize         *n);
+void       sa_command_relay_wrote     (SaCommand      *self,
+                                       gboolean        closed);
 void       sa_command_complete        (SaCommand      *self);
 void       sa_command_complete_with   (SaCommand      *self,
                                        gpointer        result,

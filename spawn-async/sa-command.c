@@ -8,6 +8,11 @@
  * input to stdin, notices the output limit and, when asked, builds the
  * SaResult and hands it to the caller's main context.
  *
+ * Past the process's pipe budget (sa-inbox.c) a command is relayed: the
+ * helper keeps its pipes, and its output comes in OUTPUT frames, its
+ * input goes in INPUT frames (sa_command_relay_*()). The buffers, the
+ * limit and the result are the same.
+ *
  * It never calls the connection and never frees a command on its own:
  * a pipe handler returns a verdict (SaVerdict) and sa-connection.c acts
  * on it; which state a command is in, and when it is freed, is decided
@@ -21,6 +26,7 @@
 #include <glib/gi18n-lib.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sa-command-private.h"
@@ -210,7 +216,7 @@ sa_command_close (SaCommand *self)
 gboolean
 sa_command_pipes_open (SaCommand *self)
 {
-  return self->streams[0].fd >= 0 || self->streams[1].fd >= 0;
+  return self->streams[0].fd >= 0 || self->streams[1].fd >= 0 || self->relay_open != 0;
 }
 
 gboolean
@@ -309,6 +315,8 @@ sa_command_free (SaCommand *self)
     close (self->send_fds[i]);
   g_clear_pointer (&self->send_fds, g_free);
   g_clear_pointer (&self->process_shared, sa_process_shared_unref);
+  sa_inbox_release_pipes (self->pipes_reserved);
+  self->pipes_reserved = 0;
   g_free (self->frame);
   g_free (self->program);
   g_free (self->cwd);
@@ -317,36 +325,18 @@ sa_command_free (SaCommand *self)
 
 /* -- output -------------------------------------------------------------- */
 
-/* Reads once into the stream's buffer; FALSE when the stream is done
- * (end of file, an error, or the output limit reached, which adds
- * SA_VERDICT_KILL to *verdict the first time). */
+/* n more bytes are in the stream's buffer: FALSE when they pass the
+ * output limit, which truncates them and adds SA_VERDICT_KILL to
+ * *verdict the first time. */
 static gboolean
-stream_read (SaCommand *self,
+stream_took (SaCommand *self,
              SaStream  *stream,
+             gsize      n,
              SaVerdict *verdict)
 {
-  /* Most commands write little or nothing: a small first buffer keeps
-   * 2 x 64 KiB per command from fragmenting the heap. */
   SaBuffer *buffer = &stream->buffer;
-  gsize room;
-  char *at = sa_buffer_reserve (buffer, buffer->data == NULL ? FIRST_READ : READ_CHUNK, &room);
-  gssize n;
 
-  /* Read one byte past the limit, to know whether there was more. */
-  if (self->max_output > 0 && self->max_output - buffer->len < room)
-    room = (gsize) (self->max_output - buffer->len) + 1;
-
-  do
-    n = read (stream->fd, at, room);
-  while (n < 0 && errno == EINTR);
-
-  if (n < 0)
-    return errno == EAGAIN || errno == EWOULDBLOCK;
-  if (n == 0)
-    return FALSE;
-
-  buffer->len += (gsize) n;
-
+  buffer->len += n;
   if (self->max_output > 0 && buffer->len > self->max_output)
     {
       buffer->len = (gsize) self->max_output;
@@ -358,6 +348,49 @@ stream_read (SaCommand *self,
         }
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Room in the stream's buffer for the next read, never more than one
+ * byte past the output limit (to know whether there was more). Most
+ * commands write little or nothing: a small first buffer keeps 2 x 64 KiB
+ * per command from fragmenting the heap. */
+static char *
+stream_room (SaCommand *self,
+             SaStream  *stream,
+             gsize     *room)
+{
+  SaBuffer *buffer = &stream->buffer;
+  char *at = sa_buffer_reserve (buffer, buffer->data == NULL ? FIRST_READ : READ_CHUNK, room);
+
+  if (self->max_output > 0 && self->max_output - buffer->len < *room)
+    *room = (gsize) (self->max_output - buffer->len) + 1;
+  return at;
+}
+
+/* Reads once into the stream's buffer; FALSE when the stream is done
+ * (end of file, an error, or the output limit reached). */
+static gboolean
+stream_read (SaCommand *self,
+             SaStream  *stream,
+             SaVerdict *verdict)
+{
+  SaBuffer *buffer = &stream->buffer;
+  gsize room;
+  char *at = stream_room (self, stream, &room);
+  gssize n;
+
+  do
+    n = read (stream->fd, at, room);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  if (n == 0)
+    return FALSE;
+
+  if (!stream_took (self, stream, (gsize) n, verdict))
+    return FALSE;
 
   if (!stream->pipe_grown && buffer->len > SA_GROW_PIPE_AFTER)
     {
@@ -409,6 +442,98 @@ sa_command_read_rest (SaCommand *self)
                   "not waiting for it", self->id, self->program);
       stream_close (self, stream);
     }
+}
+
+/* -- the relay ----------------------------------------------------------- */
+
+/* SPAWNED without descriptors: the helper relays the pipes. */
+void
+sa_command_relay_spawned (SaCommand *self,
+                          GPid       pid)
+{
+  self->pid = pid;
+  self->relay_open = (self->stdio[1] == SA_PROTO_STDIO_PIPE ? 1 : 0) |
+                     (self->stdio[2] == SA_PROTO_STDIO_PIPE ? 2 : 0);
+  self->input_ended = self->stdio[0] != SA_PROTO_STDIO_PIPE;
+  SA_DEBUG ("command %u (%s) started as pid %d, its pipes relayed",
+            self->id, self->program, pid);
+}
+
+/* OUTPUT: n bytes of stdout (stream 1) or stderr (2), or its end (n 0).
+ * The caller checked that the stream is relayed and open. After the
+ * limit, or once answered, the bytes are dropped: the stream is kept
+ * until the helper says it has ended, so that no frame outlives the id. */
+SaVerdict
+sa_command_relay_output (SaCommand    *self,
+                         guint         stream_number,
+                         const guint8 *data,
+                         gsize         n)
+{
+  guint bit = stream_number == SA_OUTPUT_STDOUT ? 1 : 2;
+  SaStream *stream = &self->streams[bit - 1];
+  SaVerdict verdict = SA_VERDICT_NONE;
+
+  g_assert ((self->relay_open & bit) != 0);
+
+  if (n == 0)
+    {
+      self->relay_open &= ~bit;
+      return self->relay_open == 0 ? SA_VERDICT_PIPES_DONE : SA_VERDICT_NONE;
+    }
+  if (self->task == NULL || (self->truncated && self->max_output > 0 &&
+                             stream->buffer.len >= self->max_output))
+    return SA_VERDICT_NONE;
+
+  while (n > 0)
+    {
+      gsize room;
+      char *at = stream_room (self, stream, &room);
+      gsize take = MIN (room, n);
+
+      memcpy (at, data, take);
+      data += take;
+      n -= take;
+      if (!stream_took (self, stream, take, &verdict))
+        {
+          verdict |= bit == 1 ? SA_VERDICT_CLOSE_OUT : SA_VERDICT_CLOSE_ERR;
+          break;
+        }
+    }
+  return verdict;
+}
+
+/* The next INPUT to send, at most SA_PROTO_MAX_RELAY bytes, or its end
+ * (*n 0); FALSE when nothing is to be sent now (one waits for its WROTE,
+ * or all of it, and its end, went out). */
+gboolean
+sa_command_relay_next_input (SaCommand     *self,
+                             const guint8 **data,
+                             gsize         *n)
+{
+  gsize size = 0;
+  const guint8 *bytes = self->input ? g_bytes_get_data (self->input, &size) : NULL;
+
+  if (self->input_in_flight || self->input_ended || self->exited || self->task == NULL)
+    return FALSE;
+
+  *data = bytes + self->input_offset;
+  *n = MIN (size - self->input_offset, SA_PROTO_MAX_RELAY);
+  self->input_offset += *n;
+  if (*n == 0)
+    self->input_ended = TRUE;        /* an empty INPUT closes stdin */
+  else
+    self->input_in_flight = TRUE;
+  return TRUE;
+}
+
+/* WROTE: the last INPUT is in the pipe, or stdin is closed. */
+void
+sa_command_relay_wrote (SaCommand *self,
+                        gboolean   closed)
+{
+  self->input_in_flight = FALSE;
+  if (closed)
+    self->input_ended = TRUE;
 }
 
 /* -- input --------------------------------------------------------------- */

@@ -27,7 +27,8 @@
  *   SENT       self->commands[id]    SPAWNED (RUNNING); SPAWN_FAILED, fault, shut-down (DEAD);
  *                                    STARTING, from the child, gives it its pid on the way
  *   RUNNING    self->commands[id]    EXITED (DRAINING, or DEAD when no pipe is open); fault, shut-down (DEAD)
- *   DRAINING   self->commands[id]    both pipes closed, the drain timer, cancel, shut-down (DEAD)
+ *   DRAINING   self->commands[id]    both pipes closed, the drain timer, cancel, shut-down (DEAD);
+ *                                    relayed: both streams ended (OUTPUT), fault, shut-down (DEAD)
  *   DEAD       self->dead            reap_dead(), at the top of the loop: freed
  *
  * command_move() is the only function that writes a command's state: it
@@ -43,6 +44,14 @@
  * reused while the helper still knows it. Nor while its process group
  * lingers after it (EXITED's LINGERS flag): such groups are kept in
  * self->lingering until GROUP_GONE, to be killed if the helper dies.
+ *
+ * A relayed command (sa-inbox.c: past the pipe budget) has no pipes here:
+ * its output comes in OUTPUT frames, its input goes in INPUT frames, and
+ * the helper drains its streams after its exit. It stays (DRAINING) until
+ * the helper has said that both streams ended, also once answered: no
+ * frame about it may come once its id is given back. Cancelling it or
+ * reaching its output limit asks the helper to CLOSE the pipes, which
+ * ends them.
  *
  * FAULTS
  *
@@ -227,6 +236,34 @@ queue_signal (SaConnection *self,
   sa_helper_link_queue_words (self->link, SA_MSG_KILL, command->id, words, 2);
 }
 
+/* A relayed command's pipes (SA_CLOSE_*): the helper ends their streams. */
+static void
+queue_close (SaConnection *self,
+             SaCommand    *command,
+             guint32       which)
+{
+  sa_helper_link_queue_words (self->link, SA_MSG_CLOSE, command->id, &which, 1);
+}
+
+/* A relayed command's next INPUT, if one may go now. */
+static void
+queue_input (SaConnection *self,
+             SaCommand    *command)
+{
+  const guint8 *data;
+  gsize n;
+
+  if (command->relayed && sa_command_relay_next_input (command, &data, &n))
+    {
+      guint8 header[SA_PROTO_HEADER_SIZE];
+
+      sa_proto_header_encode (header, SA_MSG_INPUT, 0, command->id, (guint32)n);
+      sa_helper_link_queue (self->link, header, sizeof header);
+      if (n > 0)
+        sa_helper_link_queue (self->link, data, n);
+    }
+}
+
 /* The command's whole process group, also once the child is reaped. */
 static void
 queue_kill (SaConnection *self,
@@ -287,6 +324,8 @@ cancel_command (SaConnection *self,
     case SA_COMMAND_RUNNING:
       /* Answered now; it stays until the helper reports its end. */
       queue_kill (self, command, SIGKILL);
+      if (command->relayed)
+        queue_close (self, command, SA_CLOSE_ALL);
       command->kill_sent = TRUE;
       sa_command_answer (command, cancelled_error ());
       break;
@@ -295,7 +334,14 @@ cancel_command (SaConnection *self,
       /* The child has exited; what holds its pipes is in its group. */
       if (command->group_lingers)
         queue_kill (self, command, SIGKILL);
-      command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
+      if (command->relayed)
+        {
+          /* Answered now; it stays until its streams have ended. */
+          queue_close (self, command, SA_CLOSE_ALL);
+          sa_command_answer (command, cancelled_error ());
+        }
+      else
+        command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
       break;
 
     case SA_COMMAND_SUBMITTED:
@@ -416,12 +462,19 @@ act_on_verdict (SaConnection *self,
                 SaCommand    *command,
                 SaVerdict     verdict)
 {
+  guint32 close = ((verdict & SA_VERDICT_CLOSE_OUT) ? SA_CLOSE_STDOUT : 0) |
+                  ((verdict & SA_VERDICT_CLOSE_ERR) ? SA_CLOSE_STDERR : 0);
+
   if ((verdict & SA_VERDICT_KILL) != 0 && command->state == SA_COMMAND_RUNNING)
     queue_kill (self, command, command->kill_signal);
+  if (close != 0)
+    queue_close (self, command, close);
 
   if ((verdict & SA_VERDICT_PIPES_DONE) != 0 && command->state == SA_COMMAND_DRAINING)
     {
-      sa_command_complete (command);
+      /* A relayed command may have been answered (cancelled) meanwhile. */
+      if (!sa_command_is_answered (command))
+        sa_command_complete (command);
       command_move (self, command, SA_COMMAND_DEAD, NULL);
     }
 }
@@ -512,6 +565,14 @@ lose_helper (SaConnection *self,
       command->group_lingers = FALSE;   /* no helper knows its id now */
       if (command->state != SA_COMMAND_DRAINING)
         command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
+      else if (command->relayed)
+        {
+          /* Its exit status is known; what the helper had not relayed
+           * yet is lost with it. */
+          if (!sa_command_is_answered (command))
+            sa_command_complete (command);
+          command_move (self, command, SA_COMMAND_DEAD, NULL);
+        }
     }
 
   g_hash_table_iter_init (&iter, self->lingering);
@@ -758,7 +819,13 @@ handle_spawned (SaConnection *self,
 {
   self->spawned_any = TRUE;
 
-  if (fds_lost)
+  if (command->relayed)
+    {
+      /* Also when cancelled meanwhile: the helper ends its streams. */
+      sa_command_relay_spawned (command, pid);
+      queue_input (self, command);
+    }
+  else if (fds_lost)
     {
       /* We are out of file descriptors: this command cannot have its
        * pipes. Stop it; the worker goes on. */
@@ -794,7 +861,12 @@ handle_exited (SaConnection *self,
     sa_process_shared_exited (command->process_shared, wait_status,
                               (flags & SA_EXITED_FLAG_TIMED_OUT) != 0);
 
-  if (sa_command_is_answered (command))
+  if (command->relayed && sa_command_pipes_open (command))
+    {
+      /* The helper drains its streams and says when they end. */
+      command_move (self, command, SA_COMMAND_DRAINING, NULL);
+    }
+  else if (sa_command_is_answered (command))
     command_move (self, command, SA_COMMAND_DEAD, NULL);
   else if (sa_command_pipes_open (command))
     {
@@ -809,6 +881,26 @@ handle_exited (SaConnection *self,
       sa_command_complete (command);
       command_move (self, command, SA_COMMAND_DEAD, NULL);
     }
+}
+
+/* OUTPUT: some of a relayed stream, or its end. */
+static gboolean
+handle_output (SaConnection        *self,
+               SaCommand           *command,
+               const SaProtoHeader *header,
+               const guint8        *payload)
+{
+  const guint8 *data;
+  guint32 stream;
+  gsize n;
+
+  if (!command->relayed ||
+      (command->state != SA_COMMAND_RUNNING && command->state != SA_COMMAND_DRAINING) ||
+      sa_proto_output_decode (header, payload, &stream, &data, &n) != SA_PROTO_OK ||
+      (command->relay_open & (stream == SA_OUTPUT_STDOUT ? 1 : 2)) == 0)
+    return FALSE;
+  act_on_verdict (self, command, sa_command_relay_output (command, stream, data, n));
+  return TRUE;
 }
 
 /* One message from the helper (SaLinkMessageFunc). FALSE: it is
@@ -862,7 +954,7 @@ handle_message (const guint8 *data,
 
     case SA_MSG_SPAWNED:
       if (command->state != SA_COMMAND_SENT ||
-          header.n_fds != sa_proto_spawn_n_pipes (command->stdio) ||
+          header.n_fds != (command->relayed ? 0 : sa_proto_spawn_n_pipes (command->stdio)) ||
           sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
           (GPid)words[0] <= 1 ||
           (command->pid != 0 && command->pid != (GPid)words[0]))
@@ -882,6 +974,20 @@ handle_message (const guint8 *data,
           sa_proto_decode_words (&header, payload, words, 2) != SA_PROTO_OK)
         return FALSE;
       handle_exited (self, command, (int)words[0], words[1]);
+      return TRUE;
+
+    case SA_MSG_OUTPUT:
+      return handle_output (self, command, &header, payload);
+
+    case SA_MSG_WROTE:
+      /* Only for an INPUT that waits, before EXITED. */
+      if (!command->relayed || !command->input_in_flight ||
+          command->state != SA_COMMAND_RUNNING ||
+          sa_proto_decode_words (&header, payload, words, 1) != SA_PROTO_OK ||
+          (words[0] & ~SA_WROTE_FLAG_CLOSED) != 0)
+        return FALSE;
+      sa_command_relay_wrote (command, (words[0] & SA_WROTE_FLAG_CLOSED) != 0);
+      queue_input (self, command);
       return TRUE;
 
     default:
@@ -938,7 +1044,8 @@ shut_down (SaConnection *self)
           /* Its result is complete but for what a killed background
            * job might still have written. */
           sa_command_read_rest (command);
-          sa_command_complete (command);
+          if (!sa_command_is_answered (command))   /* relayed, cancelled */
+            sa_command_complete (command);
           command_move (self, command, SA_COMMAND_DEAD, NULL);
         }
       else

@@ -59,6 +59,7 @@ struct _SaHelperLink
   GQueue             out_fds;        /* FdMark: descriptors for frames in out */
   gboolean           greeted;
   char              *fault;          /* what went wrong first, or NULL */
+  guint8            *in;             /* SA_PROTO_MAX_REPLY + 1: one message */
 };
 
 /* Descriptors that go with the frame that starts at offset in out: the
@@ -116,6 +117,7 @@ sa_helper_link_new (const char        *helper_path,
   self->func = func;
   self->user_data = user_data;
   self->out = g_byte_array_new ();
+  self->in = g_malloc (SA_PROTO_MAX_REPLY + 1);
   g_queue_init (&self->out_fds);
   return self;
 }
@@ -125,6 +127,7 @@ sa_helper_link_free (SaHelperLink *self)
 {
   sa_helper_link_stop (self, 0);
   g_byte_array_unref (self->out);
+  g_free (self->in);
   g_free (self->fault);
   sa_inbox_unref (self->inbox);
   g_main_context_unref (self->context);
@@ -363,12 +366,12 @@ typedef enum
 static Received
 receive_one (SaHelperLink *self)
 {
-  guint8 buffer[SA_PROTO_REPLY_MAX_SIZE + 1];
+  guint8 *buffer = self->in;
   union {
     char buf[CMSG_SPACE (sizeof (int) * (SA_PROTO_MAX_FDS + 1))];
     struct cmsghdr align;
   } control;
-  struct iovec iov = { buffer, sizeof buffer };
+  struct iovec iov = { buffer, SA_PROTO_MAX_REPLY + 1 };
   struct msghdr msg = {
     .msg_iov = &iov,
     .msg_iovlen = 1,

@@ -36,6 +36,9 @@ void          sa_inbox_signal             (SaInbox         *self,
                                            int              signum,
                                            guint32          flags);
 
+/* Any thread: a command that held n pipes of the budget is freed. */
+void          sa_inbox_release_pipes      (guint          n);
+
 /* The I/O thread */
 gboolean      sa_inbox_take               (SaInbox       *self,
                                            GQueue        *commands,

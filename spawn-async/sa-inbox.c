@@ -23,6 +23,13 @@
  * helper has forgotten it), so that an id never names two live commands,
  * whatever the counter has wrapped.
  *
+ * The pipe budget: every command that captures its output holds its
+ * pipes in the caller's process while it runs, until the process holds
+ * pipe_budget() of them; later commands are relayed (their frame gets the
+ * RELAY flag here, at submission): the helper keeps their pipes, and the
+ * caller's descriptors do not grow with the load. The budget is the
+ * process's, whatever the number of workers.
+ *
  * The direct send: when the I/O thread has said it may (a greeted helper,
  * nothing queued before it, no partial frame on the wire), a caller sends
  * its SPAWN frame itself under this lock, which the I/O thread also
@@ -34,6 +41,8 @@
 
 #include <errno.h>
 #include <glib/gi18n-lib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,6 +78,54 @@ struct _SaInbox
   int              direct_fd;      /* -1: callers may not send */
   guint            direct_generation;
 };
+
+#define PIPE_BUDGET_MAX 192   /* pipes; the process's, not a worker's */
+
+static gint pipes_held;      /* reserved by commands not freed yet */
+
+/* PIPE_BUDGET_MAX, less with a low descriptor limit: a quarter of it.
+ * SPAWN_ASYNC_PIPE_BUDGET sets it (tests; 0: relay every command). */
+static guint
+pipe_budget (void)
+{
+  static gsize budget;
+
+  if (g_once_init_enter (&budget))
+    {
+      const char *env = g_getenv ("SPAWN_ASYNC_PIPE_BUDGET");
+      struct rlimit limit;
+      guint64 value = PIPE_BUDGET_MAX;
+
+      if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+        value = MIN (value, limit.rlim_cur / 4);
+      if (env != NULL && !g_ascii_string_to_unsigned (env, 10, 0, G_MAXINT, &value, NULL))
+        g_warning ("SPAWN_ASYNC_PIPE_BUDGET is not a number: “%s”", env);
+      g_once_init_leave (&budget, value + 1);    /* 0 means unset */
+    }
+  return (guint)(budget - 1);
+}
+
+/* n pipes from the budget, if it has them. */
+static gboolean
+reserve_pipes (guint n)
+{
+  gint held = g_atomic_int_get (&pipes_held);
+  guint budget = pipe_budget ();
+
+  do
+    if ((guint)held + n > budget)
+      return FALSE;
+  while (!g_atomic_int_compare_and_exchange_full (&pipes_held, held, held + (gint)n, &held));
+  return TRUE;
+}
+
+/* Any thread: a command is freed (sa_command_free()). */
+void
+sa_inbox_release_pipes (guint n)
+{
+  if (n > 0)
+    g_atomic_int_add (&pipes_held, -(gint)n);
+}
 
 /* A command's `cancelled` handler's data, owned by the handler's closure. */
 struct _SaCancelLink
@@ -214,6 +271,17 @@ sa_inbox_submit (SaInbox    *self,
   command->id = take_id (self);
   if (command->cancel_link != NULL)
     command->cancel_link->id = command->id;
+  if (command->n_pipes > 0 && reserve_pipes (command->n_pipes))
+    command->pipes_reserved = command->n_pipes;
+  else if (command->n_pipes > 0)
+    {
+      guint32 flags;
+
+      command->relayed = TRUE;
+      memcpy (&flags, command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, sizeof flags);
+      flags |= SA_SPAWN_FLAG_RELAY;
+      memcpy (command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, &flags, sizeof flags);
+    }
   sa_proto_header_encode (command->frame, SA_MSG_SPAWN, (guint16)command->n_send_fds,
                           command->id, (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
 

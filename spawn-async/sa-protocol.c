@@ -49,7 +49,7 @@ write_u16 (uint8_t *p, uint16_t v)
 static int
 type_is_known (uint16_t type)
 {
-  return type >= SA_MSG_HELLO && type <= SA_MSG_STARTING;
+  return type >= SA_MSG_HELLO && type <= SA_MSG_CLOSE;
 }
 
 static uint16_t
@@ -79,9 +79,23 @@ sa_proto_header_decode (const uint8_t *data, size_t len, SaProtoHeader *out)
       out->n_fds > max_fds_for_type (out->type))
     return SA_PROTO_INVALID;
 
-  if (out->type != SA_MSG_SPAWN &&
-      out->length != 4u * sa_proto_words_for_type (out->type))
-    return SA_PROTO_INVALID;
+  switch (out->type)
+    {
+    case SA_MSG_SPAWN:
+      break;
+    case SA_MSG_OUTPUT:
+      if (out->length < 4u || out->length > 4u + SA_PROTO_MAX_RELAY)
+        return SA_PROTO_INVALID;
+      break;
+    case SA_MSG_INPUT:
+      if (out->length > SA_PROTO_MAX_RELAY)
+        return SA_PROTO_INVALID;
+      break;
+    default:
+      if (out->length != 4u * sa_proto_words_for_type (out->type))
+        return SA_PROTO_INVALID;
+      break;
+    }
 
   return SA_PROTO_OK;
 }
@@ -125,6 +139,8 @@ sa_proto_words_for_type (uint16_t type)
     case SA_MSG_EXITED:       return 2;  /* wait status, flags */
     case SA_MSG_GROUP_GONE:   return 0;
     case SA_MSG_STARTING:     return 1;  /* pid */
+    case SA_MSG_WROTE:        return 1;  /* flags */
+    case SA_MSG_CLOSE:        return 1;  /* SA_CLOSE_* */
     default:                  return 0;
     }
 }
@@ -148,6 +164,29 @@ sa_proto_decode_words (const SaProtoHeader *header, const uint8_t *payload,
     return SA_PROTO_INVALID;
   for (size_t i = 0; i < n_words; i++)
     words[i] = read_u32 (payload + 4u * i);
+  return SA_PROTO_OK;
+}
+
+size_t
+sa_proto_output_encode (uint8_t *out, uint32_t id, uint32_t stream, size_t n)
+{
+  sa_proto_header_encode (out, SA_MSG_OUTPUT, 0, id, (uint32_t) (4u + n));
+  write_u32 (out + SA_PROTO_HEADER_SIZE, stream);
+  return SA_PROTO_HEADER_SIZE + 4u;
+}
+
+int
+sa_proto_output_decode (const SaProtoHeader *header, const uint8_t *payload,
+                        uint32_t *stream, const uint8_t **data, size_t *n)
+{
+  if (header->type != SA_MSG_OUTPUT || header->length < 4u ||
+      header->length > 4u + SA_PROTO_MAX_RELAY)
+    return SA_PROTO_INVALID;
+  *stream = read_u32 (payload);
+  if (*stream != SA_OUTPUT_STDOUT && *stream != SA_OUTPUT_STDERR)
+    return SA_PROTO_INVALID;
+  *data = payload + 4;
+  *n = header->length - 4u;
   return SA_PROTO_OK;
 }
 
@@ -380,6 +419,9 @@ spawn_fds_valid (const SaSpawnRequest *request)
     return 0;
   if ((request->flags & SA_SPAWN_FLAG_CTTY) != 0 &&
       (request->stdio[0] != SA_PROTO_STDIO_FD || sa_proto_spawn_has_pty (request->stdio)))
+    return 0;
+  /* The relay carries pipes, not a terminal. */
+  if ((request->flags & SA_SPAWN_FLAG_RELAY) != 0 && sa_proto_spawn_has_pty (request->stdio))
     return 0;
   return 1;
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SA_PROTO_VERSION          3u
+#define SA_PROTO_VERSION          4u
 
 /* Every frame starts with this header (host byte order: both ends live
  * on one machine and talk over a socketpair). */
@@ -26,6 +26,9 @@
 #define SA_PROTO_MAX_RLIMITS      16u                    /* with one SPAWN */
 #define SA_PROTO_MAX_RESOURCE     16u                    /* RLIM_NLIMITS on Linux */
 #define SA_PROTO_REPLY_MAX_SIZE   (SA_PROTO_HEADER_SIZE + 16u)
+#define SA_PROTO_MAX_RELAY        (32u * 1024u)          /* bytes in one OUTPUT or INPUT */
+#define SA_PROTO_MAX_REPLY        (SA_PROTO_HEADER_SIZE + 4u + SA_PROTO_MAX_RELAY)  /* the
+                                                          * largest message of the helper */
 
 typedef enum
 {
@@ -40,6 +43,11 @@ typedef enum
   SA_MSG_EXITED        = 6,
   SA_MSG_GROUP_GONE    = 7,
   SA_MSG_STARTING      = 8,   /* sent by the child itself, before exec */
+  /* the relay (SA_SPAWN_FLAG_RELAY): pipes the helper keeps */
+  SA_MSG_OUTPUT        = 9,   /* helper -> library: stream, bytes; no bytes: its end */
+  SA_MSG_INPUT         = 10,  /* library -> helper: bytes for stdin; none: close it */
+  SA_MSG_WROTE         = 11,  /* helper -> library: the last INPUT is in the pipe */
+  SA_MSG_CLOSE         = 12,  /* library -> helper: stop relaying, close the pipes */
 } SaMsgType;
 
 /* SPAWN flags. HAS_CWD, HAS_UMASK and HAS_PROGRAM are set by the encoder
@@ -52,10 +60,15 @@ typedef enum
 #define SA_SPAWN_FLAG_NO_SEARCH   (1u << 5)   /* the program is never looked up in path */
 #define SA_SPAWN_FLAG_HAS_UMASK   (1u << 6)
 #define SA_SPAWN_FLAG_HAS_PROGRAM (1u << 7)   /* a program string follows path (and cwd) */
+#define SA_SPAWN_FLAG_RELAY       (1u << 8)   /* the helper keeps the pipes and relays
+                                               * them: SPAWNED carries no descriptor;
+                                               * no PTY */
 #define SA_SPAWN_FLAGS_ALL        (SA_SPAWN_FLAG_HAS_CWD | SA_SPAWN_FLAG_NEW_SESSION | \
                                    SA_SPAWN_FLAG_DETACHED | SA_SPAWN_FLAG_CTTY | \
                                    SA_SPAWN_FLAG_NO_SEARCH | SA_SPAWN_FLAG_HAS_UMASK | \
-                                   SA_SPAWN_FLAG_HAS_PROGRAM)
+                                   SA_SPAWN_FLAG_HAS_PROGRAM | SA_SPAWN_FLAG_RELAY)
+/* Where the flags are in an encoded SPAWN frame (a 32-bit word). */
+#define SA_PROTO_SPAWN_FLAGS_OFFSET SA_PROTO_HEADER_SIZE
 
 /* What a child's fd 0, 1 or 2 is (SPAWN) */
 typedef enum
@@ -82,6 +95,19 @@ typedef enum
   SA_SPAWN_STAGE_EXEC      = 3,
   SA_SPAWN_STAGE_SETUP     = 4,  /* the terminal, umask, rlimits */
 } SaSpawnStage;
+
+/* OUTPUT streams */
+#define SA_OUTPUT_STDOUT  1u
+#define SA_OUTPUT_STDERR  2u
+
+/* CLOSE: which of the relayed pipes */
+#define SA_CLOSE_STDOUT   (1u << 0)
+#define SA_CLOSE_STDERR   (1u << 1)
+#define SA_CLOSE_STDIN    (1u << 2)
+#define SA_CLOSE_ALL      (SA_CLOSE_STDOUT | SA_CLOSE_STDERR | SA_CLOSE_STDIN)
+
+/* WROTE flags */
+#define SA_WROTE_FLAG_CLOSED  (1u << 0)   /* stdin is closed: send no more */
 
 /* EXITED flags */
 #define SA_EXITED_FLAG_TIMED_OUT  (1u << 0)
@@ -160,7 +186,8 @@ void   sa_proto_header_encode   (uint8_t *out, uint16_t type, uint16_t n_fds,
 
 /* Frames whose payload is a fixed number of 32-bit words: HELLO (version,
  * pid), KILL (signal, flags), SPAWNED (pid), SPAWN_FAILED (stage, errno),
- * EXITED (wait status, flags), GROUP_GONE (none), STARTING (pid). */
+ * EXITED (wait status, flags), GROUP_GONE (none), STARTING (pid), WROTE
+ * (flags), CLOSE (which pipes). */
 size_t sa_proto_words_for_type  (uint16_t type);
 size_t sa_proto_encode_words    (uint8_t *out, uint16_t type, uint16_t n_fds,
                                  uint32_t id, const uint32_t *words, size_t n_words);
@@ -184,6 +211,12 @@ int    sa_proto_spawn_has_pty   (const uint32_t stdio[3]);
 /* How many descriptors SPAWNED carries for these: one per pipe, and the
  * terminal's master after them when there is one (3 at most). */
 uint32_t sa_proto_spawn_n_pipes (const uint32_t stdio[3]);
+/* OUTPUT: the header and the stream word of a frame whose n bytes
+ * (<= SA_PROTO_MAX_RELAY) the caller puts right after; returns where. */
+size_t sa_proto_output_encode   (uint8_t *out, uint32_t id, uint32_t stream, size_t n);
+/* The stream (1 or 2) and bytes of an OUTPUT, or SA_PROTO_INVALID. */
+int    sa_proto_output_decode   (const SaProtoHeader *header, const uint8_t *payload,
+                                 uint32_t *stream, const uint8_t **data, size_t *n);
 int    sa_proto_spawn_decode    (const SaProtoHeader *header, const uint8_t *payload,
                                  SaSpawnRequest *request);
 void   sa_proto_spawn_clear     (SaSpawnRequest *request);

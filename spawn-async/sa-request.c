@@ -366,5 +366,7 @@ sa_request_prepare (GTask               *task,
     }
   if (for_process)
     command->process_shared = sa_process_shared_new ();
+  else if (!sa_proto_spawn_has_pty (d.stdio))
+    command->n_pipes = sa_proto_spawn_n_pipes (d.stdio);   /* may be relayed */
   return command;
 }

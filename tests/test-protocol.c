@@ -174,6 +174,43 @@ test_words_round_trip (void)
 }
 
 static void
+test_output_round_trip (void)
+{
+  g_autofree guint8 *buf = g_malloc (SA_PROTO_MAX_REPLY);
+  const char text[] = "some output\0with a NUL";
+  SaProtoHeader header;
+  const guint8 *payload, *data;
+  guint32 stream;
+  gsize at, n;
+
+  /* Bytes, then the end of a stream: an OUTPUT without bytes. */
+  at = sa_proto_output_encode (buf, 7, SA_OUTPUT_STDERR, sizeof text);
+  memcpy (buf + at, text, sizeof text);
+  g_assert_cmpint (sa_proto_next_frame (buf, at + sizeof text, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_output_decode (&header, payload, &stream, &data, &n), ==, SA_PROTO_OK);
+  g_assert_cmpuint (header.id, ==, 7);
+  g_assert_cmpuint (stream, ==, SA_OUTPUT_STDERR);
+  g_assert_cmpmem (data, n, text, sizeof text);
+
+  at = sa_proto_output_encode (buf, 7, SA_OUTPUT_STDOUT, 0);
+  g_assert_cmpint (sa_proto_next_frame (buf, at, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_output_decode (&header, payload, &stream, &data, &n), ==, SA_PROTO_OK);
+  g_assert_cmpuint (stream, ==, SA_OUTPUT_STDOUT);
+  g_assert_cmpuint (n, ==, 0);
+
+  /* The largest, and a stream that is neither. */
+  at = sa_proto_output_encode (buf, 8, SA_OUTPUT_STDOUT, SA_PROTO_MAX_RELAY);
+  g_assert_cmpuint (at + SA_PROTO_MAX_RELAY, ==, SA_PROTO_MAX_REPLY);
+  memset (buf + at, 'x', SA_PROTO_MAX_RELAY);
+  g_assert_cmpint (sa_proto_next_frame (buf, SA_PROTO_MAX_REPLY, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_output_decode (&header, payload, &stream, &data, &n), ==, SA_PROTO_OK);
+  g_assert_cmpuint (n, ==, SA_PROTO_MAX_RELAY);
+  at = sa_proto_output_encode (buf, 8, 3, 0);
+  g_assert_cmpint (sa_proto_next_frame (buf, at, &header, &payload), ==, SA_PROTO_OK);
+  g_assert_cmpint (sa_proto_output_decode (&header, payload, &stream, &data, &n), ==, SA_PROTO_INVALID);
+}
+
+static void
 test_bad_headers (void)
 {
   guint8 buf[SA_PROTO_HEADER_SIZE + 64] = { 0 };
@@ -198,6 +235,21 @@ test_bad_headers (void)
   sa_proto_header_encode (buf, SA_MSG_SPAWNED, SA_PROTO_MAX_FDS + 1, 1, 4);
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
   sa_proto_header_encode (buf, SA_MSG_SPAWN, SA_PROTO_MAX_SPAWN_FDS + 1, 1, 40);
+  g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
+
+  /* The relay's frames: OUTPUT has its stream word and at most
+   * SA_PROTO_MAX_RELAY bytes, INPUT at most that. */
+  sa_proto_header_encode (buf, SA_MSG_OUTPUT, 0, 1, 0);
+  g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
+  sa_proto_header_encode (buf, SA_MSG_OUTPUT, 0, 1, 4 + SA_PROTO_MAX_RELAY + 1);
+  g_assert_cmpint (sa_proto_header_decode (buf, sizeof buf, &header), ==, SA_PROTO_INVALID);
+  sa_proto_header_encode (buf, SA_MSG_INPUT, 0, 1, SA_PROTO_MAX_RELAY + 1);
+  g_assert_cmpint (sa_proto_header_decode (buf, sizeof buf, &header), ==, SA_PROTO_INVALID);
+  sa_proto_header_encode (buf, SA_MSG_INPUT, 0, 1, 0);
+  g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_OK);
+  sa_proto_header_encode (buf, SA_MSG_OUTPUT, 1, 1, 4);
+  g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
+  sa_proto_header_encode (buf, SA_MSG_CLOSE, 0, 1, 0);
   g_assert_cmpint (sa_proto_next_frame (buf, sizeof buf, &header, &payload), ==, SA_PROTO_INVALID);
 
   /* A fixed-size frame of the wrong size. */
@@ -298,7 +350,9 @@ test_bad_spawn (void)
     { 0, 0, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },                /* signal 0 */
     { 0, -1, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },               /* signal -1 */
     { 0, 999, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },              /* signal 999 */
-    { 1u << 8, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* unknown flag */
+    { 1u << 9, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* unknown flag */
+    { SA_SPAWN_FLAG_RELAY, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_OK },
+    { SA_SPAWN_FLAG_RELAY | NEW, SIGTERM, 1, 0, { 1, 4, 1 }, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* relay, PTY */
     { 1u << 0, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },    /* version 1's STDIN_PIPE */
     { SA_SPAWN_FLAG_HAS_CWD, SIGTERM, 1, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID }, /* cwd eats argv[0] */
     { 0, SIGTERM, G_MAXUINT32, 0, STD, 0, { 0 }, good, sizeof good, -1, SA_PROTO_INVALID },
@@ -391,6 +445,7 @@ main (int   argc,
   g_test_add_func ("/protocol/spawn/malformed", test_bad_spawn);
   g_test_add_func ("/protocol/spawn/too-big", test_spawn_too_big);
   g_test_add_func ("/protocol/words/round-trip", test_words_round_trip);
+  g_test_add_func ("/protocol/output/round-trip", test_output_round_trip);
   g_test_add_func ("/protocol/header/malformed", test_bad_headers);
 
   return g_test_run ();

@@ -132,6 +132,18 @@ take_kill (const SaProtoHeader *header, const uint8_t *payload)
 }
 
 static const char *
+take_close (const SaProtoHeader *header, const uint8_t *payload)
+{
+  uint32_t which;
+
+  if (sa_proto_decode_words (header, payload, &which, 1) != SA_PROTO_OK ||
+      which == 0 || (which & ~SA_CLOSE_ALL) != 0)
+    return "malformed CLOSE frame";
+  sa_helper_on_close (header->id, which);
+  return NULL;
+}
+
+static const char *
 take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *payload,
             size_t offset)
 {
@@ -151,6 +163,10 @@ take_frame (SaHelperInput *input, const SaProtoHeader *header, const uint8_t *pa
       return take_spawn (header, payload, fds);
     case SA_MSG_KILL:
       return take_kill (header, payload);
+    case SA_MSG_INPUT:       /* the header decoder checked the length */
+      return sa_helper_on_input (header->id, payload, header->length);
+    case SA_MSG_CLOSE:
+      return take_close (header, payload);
     default:
       return "unexpected frame";
     }

@@ -36,6 +36,9 @@ void        sa_helper_on_spawn        (uint32_t id, const SaSpawnRequest *reques
                                        int *fds);
 void        sa_helper_on_spawn_nomem  (uint32_t id);
 void        sa_helper_on_kill         (uint32_t id, int signum, uint32_t flags);
+/* Returns NULL, or what was wrong: the connection must end. */
+const char *sa_helper_on_input        (uint32_t id, const uint8_t *data, size_t len);
+void        sa_helper_on_close        (uint32_t id, uint32_t which);
 bool        sa_helper_has_child       (uint32_t id);
 
 /* Room for `room` more bytes at data + len, or NULL when out of memory. */

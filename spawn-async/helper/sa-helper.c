@@ -18,7 +18,13 @@
  *    whether the child's process group lives on without it);
  *  - deadlines: on a timeout send the child's process group its kill
  *    signal, then SIGKILL after KILL_GRACE_MS;
- *  - KILL: signal a child's process group (cancellation, output limit).
+ *  - KILL: signal a child's process group (cancellation, output limit);
+ *  - the relay (SPAWN's RELAY flag, when the library holds as many pipes
+ *    as it may): the helper keeps the pipes, sends what it reads from
+ *    stdout and stderr in OUTPUT frames, and writes INPUT frames to stdin,
+ *    one at a time (WROTE says when the next may come). It stops reading
+ *    while RELAY_BACKLOG bytes wait for the socket, so a slow library
+ *    slows its children down instead of growing the helper.
  *
  * A child's process group is remembered after the child is reaped for as
  * long as something in it lives (a background job, a daemon that did not
@@ -45,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -64,8 +71,25 @@
 #define LINGER_CHECK_MS      1000    /* how often to look at lingering groups */
 #define SIGNALS_PER_READ     8       /* > the 4 signals of the signalfd */
 #define REPLIES_PER_SEND     32      /* replies per sendmmsg() */
+#define RELAY_BACKLOG        (1024 * 1024)  /* relayed bytes waiting: stop reading */
+#define RELAY_EVENTS         64      /* pipe events per epoll_wait() */
+#define DRAIN_MS             100     /* a reaped child's pipes: see sa-connection.c */
+#define DRAIN_MAX_READS      16      /* per relayed pipe, when the drain time is up */
 
+/* The pipes of a relayed child, in epoll's data with the Child. */
+enum { RELAY_STDOUT, RELAY_STDERR, RELAY_STDIN, RELAY_N };
+
+typedef struct _Child Child;
+
+/* One epoll registration: which pipe of which child. A Child is freed
+ * only by prune_groups(), never while a batch of events is handled. */
 typedef struct
+{
+  Child *child;
+  int    slot;
+} RelayWatch;
+
+struct _Child
 {
   uint32_t id;
   pid_t    pid;            /* also the process group id */
@@ -76,11 +100,18 @@ typedef struct
   bool     reaped;         /* kept for its group: a kill is due, or it lingers */
   bool     lingers;        /* EXITED said so: GROUP_GONE is owed */
   bool     detached;       /* never killed for the helper's sake */
-} Child;
+  int      relay[RELAY_N];  /* pipes relayed (RELAY flag), -1: none (any more) */
+  int64_t  drain_deadline;  /* reaped, its output still open: close it then */
+  uint8_t *input;           /* what is left of the last INPUT, not yet written */
+  size_t   input_len;
+  size_t   input_offset;
+  RelayWatch watch[RELAY_N];
+};
 
 typedef struct
 {
   uint8_t bytes[SA_PROTO_REPLY_MAX_SIZE];
+  uint8_t *data;            /* an OUTPUT frame (malloc), or NULL: bytes */
   size_t  len;
   int     fds[SA_PROTO_MAX_FDS];
   size_t  n_fds;
@@ -122,7 +153,7 @@ static struct
   int      dev_null;          /* stdin of children without input */
   int      dev_null_w;        /* stdout or stderr sent nowhere */
   pid_t    pid;
-  Child   *children;
+  Child  **children;          /* each allocated: epoll events point to them */
   size_t   n_children;
   size_t   children_capacity;
   SaHelperInput input;
@@ -132,6 +163,9 @@ static struct
   void    *child_stack;
   int      max_fd;
   int64_t  next_linger_check;
+  int      relay_epoll;       /* the relayed pipes */
+  size_t   relay_backlog;     /* OUTPUT bytes waiting for the socket */
+  struct rlimit nofile;       /* as the helper was started: for children */
 } helper;
 
 static void shut_down (int status) __attribute__ ((noreturn));
@@ -182,7 +216,7 @@ prepare_message (Reply          *reply,
                  struct iovec   *iov,
                  ReplyControl   *control)
 {
-  iov->iov_base = reply->bytes;
+  iov->iov_base = reply->data != NULL ? reply->data : reply->bytes;
   iov->iov_len = reply->len;
   memset (msg, 0, sizeof *msg);
   msg->msg_iov = iov;
@@ -233,7 +267,16 @@ flush_replies (void)
         shut_down (EXIT_SUCCESS);          /* the library has gone */
 
       for (int i = 0; i < ret; i++)
-        close_fds (helper.replies[sent + (size_t) i].fds, helper.replies[sent + (size_t) i].n_fds);
+        {
+          Reply *r = &helper.replies[sent + (size_t) i];
+
+          close_fds (r->fds, r->n_fds);
+          if (r->data != NULL)
+            {
+              helper.relay_backlog -= r->len;
+              free (r->data);
+            }
+        }
       sent += (size_t) ret;
       if ((size_t) ret < n)
         break;                             /* full: the rest when writable */
@@ -242,6 +285,25 @@ flush_replies (void)
   memmove (helper.replies, helper.replies + sent,
            (helper.n_replies - sent) * sizeof (Reply));
   helper.n_replies -= sent;
+}
+
+static void
+queue_reply (Reply *r)
+{
+  helper.replies = grow (helper.replies, &helper.replies_capacity,
+                         helper.n_replies + 1, sizeof (Reply));
+  if (helper.replies == NULL)
+    {
+      close_fds (r->fds, r->n_fds);
+      fputs ("spawn-async-helper: out of memory\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+  helper.replies[helper.n_replies++] = *r;
+  if (r->data != NULL)
+    helper.relay_backlog += r->len;
+
+  if (helper.n_replies % REPLIES_PER_SEND == 0)
+    flush_replies ();
 }
 
 /* Queues a reply (with its fds): replies go out together before the
@@ -254,23 +316,31 @@ reply (uint16_t type, uint32_t id, const uint32_t *words, size_t n_words,
 {
   Reply r;
 
+  r.data = NULL;
   r.len = sa_proto_encode_words (r.bytes, type, (uint16_t) n_fds, id, words, n_words);
   r.n_fds = n_fds;
   if (n_fds > 0)            /* fds may be NULL then: memcpy (x, NULL, 0) is UB */
     memcpy (r.fds, fds, n_fds * sizeof (int));
+  queue_reply (&r);
+}
 
-  helper.replies = grow (helper.replies, &helper.replies_capacity,
-                         helper.n_replies + 1, sizeof (Reply));
-  if (helper.replies == NULL)
+/* OUTPUT: n bytes of a relayed stream, or its end when n is 0. */
+static void
+reply_output (uint32_t id, uint32_t stream, const uint8_t *bytes, size_t n)
+{
+  Reply r = { .n_fds = 0 };
+
+  r.data = malloc (SA_PROTO_HEADER_SIZE + 4 + n);
+  if (r.data == NULL)
     {
-      close_fds (r.fds, r.n_fds);
       fputs ("spawn-async-helper: out of memory\n", stderr);
       shut_down (EXIT_FAILURE);
     }
-  helper.replies[helper.n_replies++] = r;
-
-  if (helper.n_replies % REPLIES_PER_SEND == 0)
-    flush_replies ();
+  r.len = sa_proto_output_encode (r.data, id, stream, n);
+  if (n > 0)
+    memcpy (r.data + r.len, bytes, n);
+  r.len += n;
+  queue_reply (&r);
 }
 
 /* -- children ----------------------------------------------------------- */
@@ -279,15 +349,140 @@ static Child *
 find_child (uint32_t id)
 {
   for (size_t i = 0; i < helper.n_children; i++)
-    if (helper.children[i].id == id)
-      return &helper.children[i];
+    if (helper.children[i]->id == id)
+      return helper.children[i];
   return NULL;
 }
 
+/* Only from prune_groups(): no event of a batch points to it any more. */
 static void
-remove_child (Child *child)
+remove_child (size_t i)
 {
-  *child = helper.children[--helper.n_children];
+  Child *child = helper.children[i];
+
+  free (child->input);
+  free (child);
+  helper.children[i] = helper.children[--helper.n_children];
+}
+
+/* -- the relay ------------------------------------------------------------ */
+
+static bool
+relay_watch (Child *child, int slot, int op, uint32_t events)
+{
+  struct epoll_event event = { .events = events, .data.ptr = &child->watch[slot] };
+
+  child->watch[slot] = (RelayWatch) { child, slot };
+  return epoll_ctl (helper.relay_epoll, op, child->relay[slot], &event) == 0;
+}
+
+static bool
+relay_open (const Child *child)
+{
+  return child->relay[RELAY_STDOUT] >= 0 || child->relay[RELAY_STDERR] >= 0 ||
+         child->relay[RELAY_STDIN] >= 0;
+}
+
+static void
+relay_close (Child *child, int slot)
+{
+  int fd = child->relay[slot];
+
+  if (fd < 0)
+    return;
+  epoll_ctl (helper.relay_epoll, EPOLL_CTL_DEL, fd, NULL);
+  close (fd);
+  child->relay[slot] = -1;
+  if (slot == RELAY_STDIN)
+    {
+      free (child->input);
+      child->input = NULL;
+      child->input_len = child->input_offset = 0;
+    }
+  else
+    reply_output (child->id, slot == RELAY_STDOUT ? SA_OUTPUT_STDOUT : SA_OUTPUT_STDERR,
+                  NULL, 0);
+}
+
+static void
+relay_close_all (Child *child)
+{
+  for (int slot = 0; slot < RELAY_N; slot++)
+    relay_close (child, slot);
+  child->drain_deadline = 0;
+}
+
+/* One read of a relayed stream; false once it has ended (and is closed). */
+static bool
+relay_read (Child *child, int slot)
+{
+  static uint8_t buffer[SA_PROTO_MAX_RELAY];
+  ssize_t n;
+
+  do
+    n = read (child->relay[slot], buffer, sizeof buffer);
+  while (n < 0 && errno == EINTR);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return true;
+  if (n <= 0)
+    {
+      relay_close (child, slot);
+      return false;
+    }
+  reply_output (child->id, slot == RELAY_STDOUT ? SA_OUTPUT_STDOUT : SA_OUTPUT_STDERR,
+                buffer, (size_t) n);
+  return true;
+}
+
+/* What is in a reaped child's pipes now, bounded: before EXITED, so that
+ * a short command's output, its end and its exit go out together; and
+ * when its drain time is up. */
+static void
+relay_read_rest (Child *child)
+{
+  for (int slot = RELAY_STDOUT; slot <= RELAY_STDERR; slot++)
+    for (int reads = 0; child->relay[slot] >= 0 && reads < DRAIN_MAX_READS; reads++)
+      {
+        size_t before = helper.relay_backlog;
+
+        if (!relay_read (child, slot) || helper.relay_backlog == before)
+          break;
+      }
+}
+
+/* Writes the pending input; WROTE once it is all in the pipe, or when
+ * the pipe is closed (the child does not read its input: its right). */
+static void
+relay_write (Child *child)
+{
+  uint32_t flags = 0;
+
+  while (child->input_offset < child->input_len)
+    {
+      ssize_t n = write (child->relay[RELAY_STDIN], child->input + child->input_offset,
+                         child->input_len - child->input_offset);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;                         /* EPOLLOUT is watched */
+      if (n < 0)
+        {
+          flags = SA_WROTE_FLAG_CLOSED;
+          break;
+        }
+      child->input_offset += (size_t) n;
+    }
+
+  free (child->input);
+  child->input = NULL;
+  child->input_len = child->input_offset = 0;
+  if (flags & SA_WROTE_FLAG_CLOSED)
+    relay_close (child, RELAY_STDIN);
+  else
+    relay_watch (child, RELAY_STDIN, EPOLL_CTL_MOD, 0);   /* until the next INPUT */
+  reply (SA_MSG_WROTE, child->id, &flags, 1, NULL, 0);
 }
 
 static void
@@ -306,8 +501,9 @@ group_alive (pid_t pgid)
   return kill (-pgid, 0) == 0 || errno != ESRCH;
 }
 
-/* Forgets the groups of reaped children once nothing in them lives,
- * telling the library about those it was told linger. */
+/* Forgets reaped children once their relayed pipes are closed and
+ * nothing in their group lives (a detached child's group is its own
+ * business), telling the library about the groups it was told linger. */
 static void
 prune_groups (void)
 {
@@ -315,13 +511,14 @@ prune_groups (void)
 
   while (i < helper.n_children)
     {
-      Child *child = &helper.children[i];
+      Child *child = helper.children[i];
 
-      if (child->reaped && child->kill_deadline == 0 && !group_alive (child->pid))
+      if (child->reaped && child->kill_deadline == 0 && !relay_open (child) &&
+          (child->detached || !group_alive (child->pid)))
         {
           if (child->lingers)
             reply (SA_MSG_GROUP_GONE, child->id, NULL, 0, NULL, 0);
-          remove_child (child);     /* the last one moved to i */
+          remove_child (i);         /* the last one moved to i */
         }
       else
         i++;
@@ -341,7 +538,7 @@ reap_children (void)
 
       for (size_t i = 0; i < helper.n_children; i++)
         {
-          Child *child = &helper.children[i];
+          Child *child = helper.children[i];
           uint32_t words[2];
 
           if (child->pid != pid || child->reaped)
@@ -357,12 +554,17 @@ reap_children (void)
           if (child->detached)
             child->lingers = false;
 
+          /* Nobody reads its input now; what it wrote goes first, with
+           * the ends of its streams when nothing else holds them. */
+          relay_close (child, RELAY_STDIN);
+          relay_read_rest (child);
+          if (relay_open (child))
+            child->drain_deadline = now_ms () + DRAIN_MS;
+
           words[0] = (uint32_t) status;
           words[1] = (child->timed_out ? SA_EXITED_FLAG_TIMED_OUT : 0) |
                      (child->lingers ? SA_EXITED_FLAG_LINGERS : 0);
           reply (SA_MSG_EXITED, child->id, words, 2, NULL, 0);
-          if (child->detached)
-            remove_child (child);
           break;
         }
     }
@@ -379,7 +581,7 @@ run_deadlines (int64_t now)
 
   for (size_t i = 0; i < helper.n_children; i++)
     {
-      Child *child = &helper.children[i];
+      Child *child = helper.children[i];
 
       if (child->deadline != 0 && now >= child->deadline)
         {
@@ -389,6 +591,14 @@ run_deadlines (int64_t now)
         }
       if (child->kill_deadline != 0 && now >= child->kill_deadline)
         signal_group (child, SIGKILL, now);
+      if (child->drain_deadline != 0 && now >= child->drain_deadline)
+        {
+          /* Something in its group (or a daemon) holds its output open:
+           * keep what is there and stop waiting, as the library does
+           * with the pipes it reads itself. */
+          relay_read_rest (child);
+          relay_close_all (child);
+        }
       lingering |= child->reaped;
     }
 
@@ -406,8 +616,10 @@ poll_timeout (int64_t now)
 
   for (size_t i = 0; i < helper.n_children; i++)
     {
-      const Child *child = &helper.children[i];
+      const Child *child = helper.children[i];
 
+      if (child->drain_deadline != 0 && (next == 0 || child->drain_deadline < next))
+        next = child->drain_deadline;
       if (child->reaped && (next == 0 || helper.next_linger_check < next))
         next = helper.next_linger_check;
 
@@ -577,6 +789,10 @@ child_main (void *data)
     child_fail (setup, SA_SPAWN_STAGE_SETUP, errno);
   if (req->umask >= 0)
     umask ((mode_t) req->umask);
+  /* The descriptor limit the helper was started with, not the one it
+   * raised for itself; the request's own limits come after. */
+  if (helper.nofile.rlim_cur != RLIM_INFINITY)
+    setrlimit (RLIMIT_NOFILE, &helper.nofile);
   for (uint32_t i = 0; i < req->n_rlimits; i++)
     {
       const SaProtoRlimit *limit = &req->rlimits[i];
@@ -711,6 +927,8 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   int parent_fds[4] = { -1, -1, -1, -1 };
   int child_pipes[3] = { -1, -1, -1 };  /* the pipes' child ends */
   int peer = -1;                        /* the terminal's, for the child */
+  int relay_fds[RELAY_N] = { -1, -1, -1 };  /* the parent ends, relayed */
+  Child *child;
   size_t n_parent_fds = 0;
   uint32_t pid_word;
   int clone_error;
@@ -755,6 +973,16 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   for (uint32_t i = 0; i < req.n_targets; i++)
     plan_fd (&setup, fds[i], req.targets[i]);
 
+  /* Relayed, they stay here: stdout, stderr, stdin (RELAY_*). */
+  if (req.flags & SA_SPAWN_FLAG_RELAY)
+    for (int i = 0; i < RELAY_N; i++)
+      {
+        relay_fds[i] = parent_fds[i];
+        parent_fds[i] = -1;
+        if (relay_fds[i] >= 0 && fcntl (relay_fds[i], F_SETFL, O_NONBLOCK) != 0)
+          goto resources_failed;
+      }
+
   /* SPAWNED carries the parent ends in this order, without gaps (3 at
    * most: a terminal takes the place of a pipe). */
   for (int i = 0; i < 4; i++)
@@ -784,6 +1012,7 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   if (pid < 0)
     {
       close_fds (parent_fds, 4);
+      close_fds (relay_fds, RELAY_N);
       spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, clone_error);
       return;
     }
@@ -794,28 +1023,41 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
       while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
         ;
       close_fds (parent_fds, 4);
+      close_fds (relay_fds, RELAY_N);
       spawn_failed (id, setup.stage, setup.error);
       return;
     }
 
   helper.children = grow (helper.children, &helper.children_capacity,
-                          helper.n_children + 1, sizeof (Child));
-  if (helper.children == NULL)
+                          helper.n_children + 1, sizeof (Child *));
+  child = helper.children != NULL ? malloc (sizeof (Child)) : NULL;
+  if (child == NULL)
     {
       fputs ("spawn-async-helper: out of memory\n", stderr);
       kill (-pid, SIGKILL);
       shut_down (EXIT_FAILURE);
     }
-  helper.children[helper.n_children++] = (Child) {
+  *child = (Child) {
     .id = id,
     .pid = pid,
     .kill_signal = req.kill_signal,
     .deadline = req.timeout_ms ? now_ms () + req.timeout_ms : 0,
     .detached = (req.flags & SA_SPAWN_FLAG_DETACHED) != 0,
   };
+  helper.children[helper.n_children++] = child;
 
+  /* SPAWNED first: OUTPUT and WROTE about a child come after it. */
   pid_word = (uint32_t) pid;
   reply (SA_MSG_SPAWNED, id, &pid_word, 1, parent_fds, n_parent_fds);
+
+  for (int i = 0; i < RELAY_N; i++)
+    {
+      child->relay[i] = relay_fds[i];
+      /* stdin is watched only while an INPUT waits to be written */
+      if (relay_fds[i] >= 0 &&
+          !relay_watch (child, i, EPOLL_CTL_ADD, i == RELAY_STDIN ? 0 : EPOLLIN))
+        relay_close (child, i);       /* out of memory: it ends, and says so */
+    }
   return;
 
 resources_failed:
@@ -826,6 +1068,7 @@ resources_failed:
     close_fds (&peer, 1);
     close_fds (fds, req.n_targets);
     close_fds (parent_fds, 4);
+    close_fds (relay_fds, RELAY_N);
     spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, error);
   }
 }
@@ -845,6 +1088,52 @@ sa_helper_on_kill (uint32_t id, int signum, uint32_t flags)
     kill (child->pid, signum);
   else
     signal_group (child, signum, now_ms ());
+}
+
+/* INPUT: bytes for a relayed stdin (the library sends the next once
+ * WROTE says this one is in the pipe), or none: its end. Dropped when
+ * stdin is closed already (the child exited): the library knows by then,
+ * or learns it from EXITED, which is on its way. */
+const char *
+sa_helper_on_input (uint32_t id, const uint8_t *data, size_t len)
+{
+  Child *child = find_child (id);
+
+  if (child == NULL || child->relay[RELAY_STDIN] < 0)
+    return NULL;
+  if (child->input != NULL)
+    return "INPUT before WROTE";
+  if (len == 0)
+    {
+      relay_close (child, RELAY_STDIN);
+      return NULL;
+    }
+  child->input = malloc (len);
+  if (child->input == NULL)
+    {
+      fputs ("spawn-async-helper: out of memory\n", stderr);
+      shut_down (EXIT_FAILURE);
+    }
+  memcpy (child->input, data, len);
+  child->input_len = len;
+  child->input_offset = 0;
+  relay_write (child);
+  if (child->input != NULL)
+    relay_watch (child, RELAY_STDIN, EPOLL_CTL_MOD, EPOLLOUT);
+  return NULL;
+}
+
+/* CLOSE: nobody wants some of this child's output or input any more
+ * (cancelled, the output limit): those pipes are closed, which ends
+ * their streams. */
+void
+sa_helper_on_close (uint32_t id, uint32_t which)
+{
+  Child *child = find_child (id);
+
+  for (int slot = 0; child != NULL && slot < RELAY_N; slot++)
+    if (which & (1u << slot))
+      relay_close (child, slot);
 }
 
 void
@@ -942,6 +1231,39 @@ read_socket (void)
     }
 }
 
+/* The relayed pipes that are ready, while the socket keeps up. */
+static void
+read_relays (void)
+{
+  struct epoll_event events[RELAY_EVENTS];
+  int n;
+
+  do
+    n = epoll_wait (helper.relay_epoll, events, RELAY_EVENTS, 0);
+  while (n < 0 && errno == EINTR);
+
+  for (int i = 0; i < n; i++)
+    {
+      RelayWatch *watch = events[i].data.ptr;
+      Child *child = watch->child;
+
+      /* Closed earlier in this batch: the event is stale. */
+      if (child->relay[watch->slot] < 0)
+        continue;
+      /* stdin is watched for EPOLLOUT only while an INPUT waits; epoll
+       * reports EPOLLERR (its reader is gone) whatever it watches. With
+       * an INPUT waiting, the write fails (EPIPE) and WROTE says so;
+       * without one, no WROTE is owed: the pipe just closes, and a
+       * later INPUT is dropped. */
+      if (watch->slot == RELAY_STDIN && child->input != NULL)
+        relay_write (child);
+      else if (watch->slot == RELAY_STDIN)
+        relay_close (child, RELAY_STDIN);
+      else if (helper.relay_backlog < RELAY_BACKLOG)
+        relay_read (child, watch->slot);
+    }
+}
+
 /* Standard signals do not queue: one read takes every pending one, and
  * leaves the signalfd empty without a second read() for EAGAIN. */
 static void
@@ -960,8 +1282,8 @@ static void
 shut_down (int status)
 {
   for (size_t i = 0; i < helper.n_children; i++)
-    if (!helper.children[i].detached)
-      kill (-helper.children[i].pid, SIGKILL);
+    if (!helper.children[i]->detached)
+      kill (-helper.children[i]->pid, SIGKILL);
   _exit (status);
 }
 
@@ -1012,8 +1334,12 @@ setup_process (pid_t parent)
   sigaddset (&mask, SIGTERM);
   sigaddset (&mask, SIGINT);
   sigaddset (&mask, SIGHUP);
-  sigprocmask (SIG_SETMASK, &mask, NULL);
   helper.signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  /* A relayed stdin whose reader is gone fails with EPIPE; SIGPIPE stays
+   * blocked (not ignored: children inherit dispositions, not the mask,
+   * which child_main() empties). */
+  sigaddset (&mask, SIGPIPE);
+  sigprocmask (SIG_SETMASK, &mask, NULL);
   if (helper.signal_fd < 0)
     {
       perror ("spawn-async-helper: signalfd");
@@ -1035,9 +1361,25 @@ setup_process (pid_t parent)
     }
 
   helper.pid = getpid ();
+  /* Relayed pipes are the helper's: it may hold thousands. Children get
+   * the limit it was started with (child_main()). */
+  if (getrlimit (RLIMIT_NOFILE, &helper.nofile) == 0)
+    {
+      limit = helper.nofile;
+      limit.rlim_cur = limit.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+  else
+    helper.nofile.rlim_cur = helper.nofile.rlim_max = RLIM_INFINITY;
   helper.max_fd = getrlimit (RLIMIT_NOFILE, &limit) == 0 &&
                   limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < 65536 ?
                   (int) limit.rlim_cur : 65536;
+  helper.relay_epoll = epoll_create1 (EPOLL_CLOEXEC);
+  if (helper.relay_epoll < 0)
+    {
+      perror ("spawn-async-helper: epoll_create1");
+      exit (EXIT_FAILURE);
+    }
   helper.child_stack = mmap (NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (helper.child_stack == MAP_FAILED)
@@ -1056,16 +1398,20 @@ main (int argc, char **argv)
 
   for (;;)
     {
-      struct pollfd fds[2] = {
+      struct pollfd fds[3] = {
         { .fd = helper.sock, .events = POLLIN },
         { .fd = helper.signal_fd, .events = POLLIN },
+        /* readable when a relayed pipe is ready; not while the library
+         * has not taken what was read */
+        { .fd = helper.relay_epoll,
+          .events = helper.relay_backlog < RELAY_BACKLOG ? POLLIN : 0 },
       };
       int ret;
 
       if (helper.n_replies > 0)
         fds[0].events |= POLLOUT;
 
-      ret = poll (fds, 2, poll_timeout (now_ms ()));
+      ret = poll (fds, 3, poll_timeout (now_ms ()));
       if (ret < 0 && errno != EINTR)
         {
           perror ("spawn-async-helper: poll");
@@ -1076,6 +1422,8 @@ main (int argc, char **argv)
         read_signals ();
       if (fds[0].revents & (POLLIN | POLLHUP | POLLERR))
         read_socket ();
+      if (fds[2].revents & POLLIN)
+        read_relays ();
       run_deadlines (now_ms ());
       /* Everything this wakeup answered, in one go. */
       if (helper.n_replies > 0)

@@ -14,9 +14,9 @@
 #include "fuzz.h"
 #include "sa-protocol.h"
 
-/* The library's receive buffer: one byte more than the largest reply,
- * so that anything longer shows as MSG_TRUNC. */
-#define LIBRARY_BUFFER (SA_PROTO_REPLY_MAX_SIZE + 1)
+/* The library's receive buffer: one byte more than the largest message
+ * (an OUTPUT), so that anything longer shows as MSG_TRUNC. */
+#define LIBRARY_BUFFER (SA_PROTO_MAX_REPLY + 1)
 
 static int
 take_message (const uint8_t *data, size_t len, unsigned n_fds, int fds_lost)
@@ -26,6 +26,9 @@ take_message (const uint8_t *data, size_t len, unsigned n_fds, int fds_lost)
   uint32_t words[4];
   size_t n_words;
   uint8_t again[SA_PROTO_REPLY_MAX_SIZE];
+  const uint8_t *bytes;
+  uint32_t stream;
+  size_t n;
 
   if (sa_proto_next_frame (data, len, &header, &payload) != SA_PROTO_OK ||
       SA_PROTO_HEADER_SIZE + header.length != len ||
@@ -42,6 +45,7 @@ take_message (const uint8_t *data, size_t len, unsigned n_fds, int fds_lost)
     case SA_MSG_EXITED:
     case SA_MSG_GROUP_GONE:
     case SA_MSG_STARTING:
+    case SA_MSG_WROTE:
       /* A frame may declare up to SA_PROTO_MAX_SPAWN_FDS (a SPAWN), but
        * no reply of the helper more than SA_PROTO_MAX_FDS. */
       FUZZ_CHECK (header.n_fds <= SA_PROTO_MAX_FDS);
@@ -55,8 +59,17 @@ take_message (const uint8_t *data, size_t len, unsigned n_fds, int fds_lost)
                                          words, n_words) == len);
       FUZZ_CHECK (memcmp (again, data, len) == 0);
       return 1;
+    case SA_MSG_OUTPUT:
+      if (header.n_fds != 0 ||
+          sa_proto_output_decode (&header, payload, &stream, &bytes, &n) != SA_PROTO_OK)
+        return 0;
+      FUZZ_CHECK (n <= SA_PROTO_MAX_RELAY && bytes + n == data + len);
+      FUZZ_CHECK (sa_proto_output_encode (again, header.id, stream, n) ==
+                  SA_PROTO_HEADER_SIZE + 4);
+      FUZZ_CHECK (memcmp (again, data, SA_PROTO_HEADER_SIZE + 4) == 0);
+      return 1;
     default:
-      /* SPAWN and KILL never come from the helper. */
+      /* SPAWN, KILL, INPUT and CLOSE never come from the helper. */
       return 0;
     }
 }

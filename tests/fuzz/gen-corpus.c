@@ -246,10 +246,54 @@ helper_seeds (void)
   }
 }
 
+/* The relay, from the library's side: a relayed SPAWN, INPUT, its end,
+ * CLOSE. */
+static void
+relay_helper_seeds (void)
+{
+  static const SaSpawnFds pipes = {
+    { SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_PIPE, SA_PROTO_STDIO_PIPE }, 0, NULL
+  };
+  uint8_t header[SA_PROTO_HEADER_SIZE];
+  uint32_t which = SA_CLOSE_STDOUT | SA_CLOSE_STDIN;
+  Buffer b;
+
+  start_helper_seed (&b, 0, 0);
+  put_hello (&b, SA_PROTO_VERSION);
+  put_spawn_fds (&b, 1, SA_SPAWN_FLAG_RELAY, 0, SIGTERM, &pipes, argv_sh, env_none, "", NULL);
+  sa_proto_header_encode (header, SA_MSG_INPUT, 0, 1, 6);
+  put (&b, header, sizeof header);
+  put (&b, "input\n", 6);
+  sa_proto_header_encode (header, SA_MSG_INPUT, 0, 1, 0);
+  put (&b, header, sizeof header);
+  put_words (&b, SA_MSG_CLOSE, 0, 1, which, 0);
+  write_seed ("helper-input", "relay", &b);
+}
+
+/* An OUTPUT message: the library's buffer, with its stream word. */
+static void
+put_output (Buffer *b, uint32_t id, uint32_t stream, const char *text)
+{
+  uint8_t frame[SA_PROTO_HEADER_SIZE + 4];
+  size_t len = strlen (text);
+
+  put (b, frame, sa_proto_output_encode (frame, id, stream, len));
+  put (b, text, len);
+}
+
 static void
 library_seeds (void)
 {
   Buffer b;
+
+  b.len = 0; put_byte (&b, 0); put_output (&b, 7, SA_OUTPUT_STDOUT, "relayed output\n");
+  write_seed ("library-message", "output", &b);
+
+  b.len = 0; put_byte (&b, 0); put_output (&b, 7, SA_OUTPUT_STDERR, "");
+  write_seed ("library-message", "output-end", &b);
+
+  b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_WROTE, 0, 7, SA_WROTE_FLAG_CLOSED, 0);
+  write_seed ("library-message", "wrote-closed", &b);
 
   b.len = 0; put_byte (&b, 0); put_words (&b, SA_MSG_HELLO, 0, 0, SA_PROTO_VERSION, 1234);
   write_seed ("library-message", "hello", &b);
@@ -304,6 +348,7 @@ main (int argc, char **argv)
     }
   dir = argv[1];
   helper_seeds ();
+  relay_helper_seeds ();
   library_seeds ();
   return 0;
 }

@@ -375,6 +375,7 @@ typedef enum
   BREAK_UMASK_WITHOUT_FLAG,
   BREAK_UMASK_TOO_BIG,
   BREAK_RLIMITS_MISSING,
+  BREAK_RELAY_PTY,
   N_BREAKS
 } SpawnBreak;
 
@@ -400,7 +401,7 @@ test_helper_bad_spawn (void)
         case BREAK_ARGC_ZERO:     value = 0;          memcpy (payload + 12, &value, 4); break;
         case BREAK_ARGC_HUGE:     value = 1u << 30;   memcpy (payload + 12, &value, 4); break;
         case BREAK_ENVC_HUGE:     value = 0xffffffff; memcpy (payload + 16, &value, 4); break;
-        case BREAK_FLAGS:         value = 1u << 8;    memcpy (payload, &value, 4);      break;
+        case BREAK_FLAGS:         value = SA_SPAWN_FLAGS_ALL + 2; memcpy (payload, &value, 4); break;
         case BREAK_SIGNAL_ZERO:   value = 0;          memcpy (payload + 8, &value, 4);  break;
         case BREAK_SIGNAL_HUGE:   value = 9999;       memcpy (payload + 8, &value, 4);  break;
         case BREAK_EMPTY_PROGRAM:                                                       break;
@@ -425,6 +426,13 @@ test_helper_bad_spawn (void)
         case BREAK_STDIN_MERGED:  value = SA_PROTO_STDIO_MERGE; memcpy (payload + 20, &value, 4); break;
         case BREAK_TARGETS_COUNT: value = 2;          memcpy (payload + 32, &value, 4); break;
         case BREAK_PTY_SAME_SESSION: value = SA_PROTO_STDIO_PTY; memcpy (payload + 24, &value, 4); break;
+        case BREAK_RELAY_PTY:
+          /* the relay carries pipes, not a terminal */
+          value = SA_SPAWN_FLAG_RELAY | SA_SPAWN_FLAG_NEW_SESSION;
+          memcpy (payload, &value, 4);
+          value = SA_PROTO_STDIO_PTY;
+          memcpy (payload + 24, &value, 4);
+          break;
         case BREAK_DETACHED_SAME_SESSION:
           value = SA_SPAWN_FLAG_DETACHED;
           memcpy (payload, &value, 4);
@@ -470,6 +478,21 @@ test_helper_bad_kill (void)
     }
 }
 
+static void
+test_helper_bad_close (void)
+{
+  const guint32 which[] = { 0, SA_CLOSE_ALL + 1, G_MAXUINT32 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (which); i++)
+    {
+      g_autoptr(Peer) peer = peer_new ();
+
+      peer_hello (peer);
+      peer_send_words (peer, SA_MSG_CLOSE, 1, &which[i], 1);
+      peer_expect_exit (peer, 1);
+    }
+}
+
 /* A good SPAWN, sent as the library would, or cut into pieces. */
 static void
 run_true (Peer    *peer,
@@ -500,6 +523,25 @@ test_helper_kill_unknown_id (void)
   /* Not an error: the command may have ended meanwhile. */
   peer_hello (peer);
   peer_send_words (peer, SA_MSG_KILL, 12345, (guint32[]) { signum, 0 }, 2);
+  run_true (peer, 1, 1 << 20);
+  shutdown (peer->sock, SHUT_RDWR);
+  peer_expect_exit (peer, 0);
+}
+
+/* INPUT and CLOSE race the child's end like KILL: ignored for an id
+ * the helper does not know (any more). */
+static void
+test_helper_relay_unknown_id (void)
+{
+  g_autoptr(Peer) peer = peer_new ();
+  guint8 input[SA_PROTO_HEADER_SIZE + 3];
+  guint32 which = SA_CLOSE_ALL;
+
+  peer_hello (peer);
+  sa_proto_header_encode (input, SA_MSG_INPUT, 0, 12345, 3);
+  memcpy (input + SA_PROTO_HEADER_SIZE, "hi\n", 3);
+  peer_send (peer, input, sizeof input);
+  peer_send_words (peer, SA_MSG_CLOSE, 12345, &which, 1);
   run_true (peer, 1, 1 << 20);
   shutdown (peer->sock, SHUT_RDWR);
   peer_expect_exit (peer, 0);
@@ -943,6 +985,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/peer/helper/reply-types", test_helper_reply_types);
   g_test_add_func ("/reliability/peer/helper/bad-spawn", test_helper_bad_spawn);
   g_test_add_func ("/reliability/peer/helper/bad-kill", test_helper_bad_kill);
+  g_test_add_func ("/reliability/peer/helper/bad-close", test_helper_bad_close);
+  g_test_add_func ("/reliability/peer/helper/relay-unknown-id", test_helper_relay_unknown_id);
   g_test_add_func ("/reliability/peer/helper/kill-unknown-id", test_helper_kill_unknown_id);
   g_test_add_func ("/reliability/peer/helper/split-frames", test_helper_split_frames);
   g_test_add_func ("/reliability/peer/helper/frames-in-one-message", test_helper_frames_in_one_message);
