@@ -505,6 +505,129 @@ test_kill_around_input (void)
   run_kill_around (AROUND_INPUT);
 }
 
+/* Many commands at once whose input, output and exit race each other
+ * and random cancels: children that stop reading their input at any
+ * point (head -c, or closing fd 0 and going on), that pass the output
+ * limit, that echo their input back, cancelled a random offset after
+ * they were started. With the relay (stress-relayed), every INPUT,
+ * WROTE, OUTPUT and CLOSE of them shares one socket: each answer must be
+ * right or cancelled, and the helper must never be lost (a message one
+ * end did not expect ends the connection). */
+#define PIPES_AT_ONCE 24
+
+typedef struct
+{
+  Call          call;
+  GCancellable *cancellable;
+  guint         kind;
+  gsize         want;          /* head -c */
+} PipeCall;
+
+static void
+test_pipes_in_flight (void)
+{
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
+  g_autoptr(GBytes) input = g_bytes_new_take (g_malloc0 (300 * 1024), 300 * 1024);
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, results = 0, cancelled = 0;
+  GPid helper = wait_new_helper (worker, 0);
+
+  while (rounds < KILL_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      PipeCall calls[PIPES_AT_ONCE] = { { { 0 } } };
+
+      for (guint i = 0; i < PIPES_AT_ONCE; i++)
+        {
+          PipeCall *pc = &calls[i];
+          g_autoptr(SaSpawnOptions) options = sa_spawn_options_new ();
+          g_autofree char *count = NULL;
+          const char *argv[5] = { NULL };
+
+          pc->kind = g_random_int_range (0, 4);
+          pc->cancellable = g_cancellable_new ();
+          switch (pc->kind)
+            {
+            case 0:     /* stops reading at a random point */
+              pc->want = g_random_int_range (0, 300 * 1024 + 1);
+              count = g_strdup_printf ("%" G_GSIZE_FORMAT, pc->want);
+              argv[0] = "head", argv[1] = "-c", argv[2] = count;
+              sa_spawn_options_set_input (options, input);
+              break;
+            case 1:     /* closes its input and goes on */
+              argv[0] = "sh", argv[1] = "-c", argv[2] = "exec 0<&-; echo closed";
+              sa_spawn_options_set_input (options, input);
+              break;
+            case 2:     /* passes the output limit */
+              argv[0] = "yes";
+              sa_spawn_options_set_max_output (options, g_random_int_range (1, 200 * 1024));
+              break;
+            default:    /* echoes all of it */
+              argv[0] = "cat";
+              sa_spawn_options_set_input (options, input);
+              break;
+            }
+          sa_worker_aspawn_async (worker, argv, options, pc->cancellable, on_call_done, &pc->call);
+        }
+
+      /* Some are cancelled, each a random offset from now. */
+      for (guint i = 0; i < PIPES_AT_ONCE; i++)
+        if (g_random_int_range (0, 3) == 0)
+          {
+            spin_until (g_get_monotonic_time () + ABS (random_offset ()));
+            g_cancellable_cancel (calls[i].cancellable);
+          }
+
+      for (guint i = 0; i < PIPES_AT_ONCE; i++)
+        {
+          PipeCall *pc = &calls[i];
+          SaResult *result;
+
+          wait_answered (&pc->call, 30000);
+          result = pc->call.result;
+          if (result == NULL)
+            {
+              if (!g_error_matches (pc->call.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                g_error ("round %u, kind %u: %s", rounds, pc->kind, pc->call.error->message);
+              cancelled++;
+            }
+          else
+            {
+              gsize size = g_bytes_get_size (sa_result_get_stdout_bytes (result));
+
+              switch (pc->kind)
+                {
+                case 0:
+                  g_assert_true (sa_result_get_successful (result));
+                  g_assert_cmpuint (size, ==, pc->want);
+                  break;
+                case 1:
+                  g_assert_true (sa_result_get_successful (result));
+                  g_assert_cmpstr (sa_result_get_stdout (result), ==, "closed\n");
+                  break;
+                case 2:
+                  g_assert_true (sa_result_get_output_truncated (result));
+                  break;
+                default:
+                  g_assert_true (sa_result_get_successful (result));
+                  g_assert_cmpuint (size, ==, g_bytes_get_size (input));
+                  break;
+                }
+              results++;
+            }
+          call_clear (&pc->call);
+          g_object_unref (pc->cancellable);
+        }
+
+      g_assert_cmpint (sa_worker_get_helper_pid (worker), ==, helper);
+      rounds++;
+    }
+
+  g_test_message ("%u rounds of %u: %u results, %u cancelled",
+                  rounds, PIPES_AT_ONCE, results, cancelled);
+  g_assert_cmpuint (rounds, >, 0);
+  reliab_assert_worker_ok (worker, helper);
+}
+
 /* A command that has exited and is draining (a background job holds its
  * stdout) when the helper is killed: its result is complete and must be
  * delivered; the background job must die with the helper. */
@@ -1245,6 +1368,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/kill-around-output-limit", test_kill_around_output_limit);
   g_test_add_func ("/reliability/stress/kill-around-input", test_kill_around_input);
   g_test_add_func ("/reliability/stress/kill-during-drain", test_kill_during_drain);
+  g_test_add_func ("/reliability/stress/pipes-in-flight", test_pipes_in_flight);
   g_test_add_func ("/reliability/stress/destroy-in-cancelled", test_destroy_in_cancelled);
   g_test_add_func ("/reliability/stress/destroy-in-cancelled-other-thread", test_destroy_in_cancelled_other_thread);
   g_test_add_func ("/reliability/stress/unref-in-cancelled", test_unref_in_cancelled);
