@@ -58,6 +58,22 @@ void bench_free (SaWorker *worker,
                  guint     mib,
                  guint     reps);
 
+void     bench_add_value        (const char *mode,
+                                 const char *method,
+                                 guint64     heap_mib,
+                                 const char *metric,
+                                 const char *unit,
+                                 guint       n,
+                                 double      value);
+/* A field of /proc/PID/status in kB, -1 if missing; live children of pid. */
+double   bench_proc_status_kb   (GPid        pid,
+                                 const char *field);
+guint    bench_count_children   (GPid        pid);
+
+/* bench-scale.c: thousands in flight at the default descriptor limit. */
+void bench_scale (guint64 heap_mib,
+                  guint   n);
+
 /* bench-create.c: making a worker, beside one GSubprocess spawn. */
 void bench_create (guint64 heap_mib,
                    guint   reps);

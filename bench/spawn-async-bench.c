@@ -18,6 +18,9 @@
  *   free        what dropping a result of --free-mib MiB costs the caller
  *   create      making a worker, at each heap size of --heaps, beside one
  *               GSubprocess spawn (bench-create.c)
+ *   scale       --scale-cmds `sleep 5` in flight at once at a soft
+ *               RLIMIT_NOFILE of 1024, beside GSubprocess (bench-scale.c);
+ *               not in the default set: run it on its own
  *
  * block and latency measure spawn_async() (SaProcess) beside
  * aspawn_async() (SaWorker); pipe and conversation are in bench-process.c.
@@ -60,6 +63,7 @@ static int      opt_reps = 200;
 static int      opt_fork_reps = 50;
 static int      opt_tp_count = 1000;
 static int      opt_inflight = 64;
+static int      opt_scale_cmds = 8000;
 static int      opt_tp_rounds = 5;
 static int      opt_capture_mib = 512;
 static int      opt_capture_reps = 3;
@@ -101,6 +105,8 @@ static GOptionEntry entries[] = {
     "Rounds of every method in the throughput mode (default: 5)", "N" },
   { "inflight", 0, 0, G_OPTION_ARG_INT, &opt_inflight,
     "Commands in flight (throughput, memory; default: 64)", "N" },
+  { "scale-cmds", 0, 0, G_OPTION_ARG_INT, &opt_scale_cmds,
+    "Commands in flight at once in the scale mode (default: 8000)", "N" },
   { "capture-mib", 0, 0, G_OPTION_ARG_INT, &opt_capture_mib,
     "Output size in the capture mode (default: 512)", "MIB" },
   { "capture-reps", 0, 0, G_OPTION_ARG_INT, &opt_capture_reps,
@@ -215,14 +221,14 @@ bench_add_distribution (const char *mode,
   g_array_append_val (rows, row);
 }
 
-static void
-add_value (const char *mode,
-           const char *method,
-           guint64     heap_mib,
-           const char *metric,
-           const char *unit,
-           guint       n,
-           double      value)
+void
+bench_add_value (const char *mode,
+                 const char *method,
+                 guint64     heap_mib,
+                 const char *metric,
+                 const char *unit,
+                 guint       n,
+                 double      value)
 {
   Row row = { 0 };
 
@@ -829,9 +835,9 @@ bench_throughput (SaWorker *worker,
 /* -- memory ----------------------------------------------------------------- */
 
 /* A field of /proc/PID/status, in kB; -1 if missing. */
-static double
-proc_status_kb (GPid        pid,
-                const char *field)
+double
+bench_proc_status_kb (GPid        pid,
+                      const char *field)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
   g_autofree char *contents = NULL;
@@ -846,8 +852,8 @@ proc_status_kb (GPid        pid,
   return g_ascii_strtod (line + strlen (key), NULL);
 }
 
-static guint
-count_children (GPid pid)
+guint
+bench_count_children (GPid pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", pid, pid);
   g_autofree char *contents = NULL;
@@ -875,7 +881,7 @@ add_memory_rows (const char *method,
     {
       g_autofree char *metric = g_strdup_printf ("%s %s", fields[i], state);
 
-      add_value ("memory", method, heap_mib, metric, "kB", 1, proc_status_kb (pid, fields[i]));
+      bench_add_value ("memory", method, heap_mib, metric, "kB", 1, bench_proc_status_kb (pid, fields[i]));
     }
 }
 
@@ -904,12 +910,12 @@ bench_memory (guint64 heap_mib)
     sa_worker_aspawn_async (worker, sleep_argv, NULL, NULL, on_sa_done, &run);
 
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  while (count_children (helper) < n && g_get_monotonic_time () < deadline)
+  while (bench_count_children (helper) < n && g_get_monotonic_time () < deadline)
     {
       g_main_context_iteration (NULL, FALSE);
       g_usleep (1000);
     }
-  add_value ("memory", "SaWorker helper", heap_mib, "children", "", 1, count_children (helper));
+  bench_add_value ("memory", "SaWorker helper", heap_mib, "children", "", 1, bench_count_children (helper));
   add_memory_rows ("SaWorker helper", "busy", helper, heap_mib);
 
   bench_iterate_until_count (&run.completed, n);
@@ -1232,7 +1238,7 @@ bench_mainloop (SaWorker *worker,
 
       g_source_destroy (timer);
       bench_add_distribution ("mainloop", methods[m], heap_mib, "timer lateness", "us", lateness);
-      add_value ("mainloop", methods[m], heap_mib, "duration", "ms", 1, bench_us_since (start) / 1000.0);
+      bench_add_value ("mainloop", methods[m], heap_mib, "duration", "ms", 1, bench_us_since (start) / 1000.0);
     }
 }
 
@@ -1272,7 +1278,7 @@ parse_node_line (const char *line)
       }
 
   if (g_str_equal (fields[1], "memory"))
-    add_value (fields[1], fields[2], heap_mib, fields[4], fields[5], 1,
+    bench_add_value (fields[1], fields[2], heap_mib, fields[4], fields[5], 1,
                values->len ? g_array_index (values, double, 0) : NAN);
   else
     bench_add_distribution (fields[1], fields[2], heap_mib, fields[4], fields[5], values);
@@ -1365,7 +1371,7 @@ format_number (double value,
 }
 
 static const char *mode_order[] = {
-  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation", "free", "create",
+  "block", "latency", "throughput", "memory", "capture", "mainloop", "pipe", "conversation", "free", "create", "scale",
 };
 
 static guint
@@ -1747,6 +1753,8 @@ main (int    argc,
                         (guint) opt_conversation_rounds);
   if (has_mode ((const char * const *) modes, "free"))
     bench_free (worker, base_heap, (guint) opt_free_mib, (guint) opt_free_reps);
+  if (has_mode ((const char * const *) modes, "scale"))
+    bench_scale (base_heap, (guint) opt_scale_cmds);
   if (has_mode ((const char * const *) modes, "block") ||
       has_mode ((const char * const *) modes, "create"))
     bench_heaps (worker, heaps, has_mode ((const char * const *) modes, "block"),
