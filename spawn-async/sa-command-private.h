@@ -72,8 +72,10 @@ struct _SaCommand
   guint32         id;             /* unique among live commands (sa-inbox.c) */
   char           *program;        /* argv[0], for messages */
   char           *cwd;            /* for messages */
-  guint8         *frame;          /* the encoded SPAWN frame, until sent */
-  gsize           frame_len;
+  guint8         *frame;          /* the encoded SPAWN frame, until sent... */
+  gsize           frame_len;      /* (all of it) */
+  gsize           head_len;       /* ...but its environment, which is... */
+  GBytes         *env;            /* ...this block, shared (sa-request.c) */
   GBytes         *input;
   guint64         max_output;
   int             kill_signal;
@@ -120,7 +122,8 @@ SaCommand *sa_command_new             (GTask          *task,
                                        const char     *program,
                                        const char     *cwd,
                                        guint8         *frame,
-                                       gsize           frame_len,
+                                       gsize           head_len,
+                                       GBytes         *env,
                                        GBytes         *input,
                                        guint64         max_output,
                                        int             kill_signal);

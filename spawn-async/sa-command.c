@@ -49,7 +49,8 @@ sa_command_new (GTask      *task,
                 const char *program,
                 const char *cwd,
                 guint8     *frame,
-                gsize       frame_len,
+                gsize       head_len,
+                GBytes     *env,
                 GBytes     *input,
                 guint64     max_output,
                 int         kill_signal)
@@ -63,7 +64,9 @@ sa_command_new (GTask      *task,
   self->program = g_utf8_make_valid (program, -1);
   self->cwd = cwd != NULL ? g_utf8_make_valid (cwd, -1) : NULL;
   self->frame = frame;
-  self->frame_len = frame_len;
+  self->head_len = head_len;
+  self->env = g_bytes_ref (env);
+  self->frame_len = head_len + g_bytes_get_size (env);
   self->input = input ? g_bytes_ref (input) : NULL;
   self->max_output = max_output;
   self->kill_signal = kill_signal;
@@ -318,6 +321,7 @@ sa_command_free (SaCommand *self)
   sa_inbox_release_pipes (self->pipes_reserved);
   self->pipes_reserved = 0;
   g_free (self->frame);
+  g_clear_pointer (&self->env, g_bytes_unref);
   g_free (self->program);
   g_free (self->cwd);
   g_free (self);

@@ -23,7 +23,7 @@
  *
  *   state      held by               moved on by
  *   SUBMITTED  the inbox             take_command(): WAITING, SENT or DEAD
- *   WAITING    self->waiting         a greeted helper (SENT); cancel, give-up, shut-down (DEAD)
+ *   WAITING    self->waiting         a greeted helper with room (SENT); cancel, give-up, shut-down (DEAD)
  *   SENT       self->commands[id]    SPAWNED (RUNNING); SPAWN_FAILED, fault, shut-down (DEAD);
  *                                    STARTING, from the child, gives it its pid on the way
  *   RUNNING    self->commands[id]    EXITED (DRAINING, or DEAD when no pipe is open); fault, shut-down (DEAD)
@@ -62,9 +62,13 @@
  * message or pipe. Per-command code only queues frames (SPAWN, KILL);
  * they are sent by the loop (flush).
  *
+ * Commands wait (WAITING) while MAX_BACKLOG bytes are queued for a helper
+ * that does not keep up: a waiting command holds its frame and a share of
+ * one environment block (sa-request.c), the output buffer a copy of both.
+ *
  * The loop, after every iteration of the context: take what the inbox
- * holds; handle a fault; send; handle a fault the send found; free the
- * dead.
+ * holds; handle a fault; send (what waits, while there is room); handle
+ * a fault the send found; free the dead.
  */
 #include "config.h"
 
@@ -91,6 +95,7 @@
 #define RESTART_BACKOFF_MS          100
 #define DRAIN_TIMEOUT_MS            100     /* see docs: daemonizing children */
 #define MAX_EVENTS_PER_DISPATCH     64
+#define MAX_BACKLOG                 (256 * 1024)  /* queued for the helper: the rest waits */
 
 struct _SaConnection
 {
@@ -285,10 +290,13 @@ send_command (SaConnection *self,
       return;
     }
 
-  sa_helper_link_queue_with_fds (self->link, command->frame, command->frame_len,
+  sa_helper_link_queue_with_fds (self->link, command->frame, command->head_len,
                                  g_steal_pointer (&command->send_fds), command->n_send_fds);
+  sa_helper_link_queue (self->link, g_bytes_get_data (command->env, NULL),
+                        g_bytes_get_size (command->env));
   command->n_send_fds = 0;
   g_clear_pointer (&command->frame, g_free);
+  g_clear_pointer (&command->env, g_bytes_unref);
   command_move (self, command, SA_COMMAND_SENT, NULL);
 }
 
@@ -375,7 +383,8 @@ take_command (SaConnection *self,
       command_move (self, command, SA_COMMAND_DEAD, g_error_copy (self->fatal));
       return;
     }
-  else if (sa_helper_link_is_greeted (self->link) && g_queue_is_empty (&self->waiting))
+  else if (sa_helper_link_is_greeted (self->link) && g_queue_is_empty (&self->waiting) &&
+           sa_helper_link_get_backlog (self->link) < MAX_BACKLOG)
     send_command (self, command);
   else
     command_move (self, command, SA_COMMAND_WAITING, NULL);
@@ -686,6 +695,7 @@ handle_fault (SaConnection *self)
 {
   g_autofree char *why = sa_helper_link_take_fault (self->link);
   g_autoptr(GError) error = NULL;
+  SaCommand *command;
   gboolean was_greeted;
   gboolean early;
 
@@ -700,6 +710,14 @@ handle_fault (SaConnection *self)
   take_inbox (self);
   error = exited_error ();
   lose_helper (self, error);
+
+  /* Those waiting for room (MAX_BACKLOG) were this helper's too: they
+   * fail with the others, as if they had been queued, never to run after
+   * the helper they were given to has died. Before the handshake they
+   * wait for the next helper. */
+  if (was_greeted)
+    while ((command = g_queue_peek_head (&self->waiting)) != NULL)
+      command_move (self, command, SA_COMMAND_DEAD, g_error_copy (error));
 
   if (self->fatal != NULL)
     {
@@ -733,7 +751,6 @@ handle_hello (SaConnection        *self,
               const guint8        *payload)
 {
   guint32 words[2];
-  SaCommand *command;
 
   if (sa_helper_link_is_greeted (self->link) || header->id != 0 ||
       sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK ||
@@ -753,10 +770,7 @@ handle_hello (SaConnection        *self,
   if (self->callbacks.helper_started != NULL)
     self->callbacks.helper_started (sa_helper_link_get_pid (self->link), self->user_data);
   report_ready (self, NULL);
-
-  while ((command = g_queue_peek_head (&self->waiting)) != NULL)
-    send_command (self, command);
-  return TRUE;
+  return TRUE;   /* what waits goes out in send_waiting() */
 }
 
 static gboolean
@@ -1059,6 +1073,25 @@ shut_down (SaConnection *self)
   self->stopped = TRUE;
 }
 
+/* Sends waiting commands, in order, while the helper keeps up: until
+ * MAX_BACKLOG bytes wait in the output buffer, or the socket is full. */
+static void
+send_waiting (SaConnection *self)
+{
+  SaCommand *command;
+
+  do
+    {
+      while (sa_helper_link_is_greeted (self->link) &&
+             sa_helper_link_get_backlog (self->link) < MAX_BACKLOG &&
+             (command = g_queue_peek_head (&self->waiting)) != NULL)
+        send_command (self, command);
+      sa_helper_link_flush (self->link, g_queue_is_empty (&self->waiting));
+    }
+  while (!g_queue_is_empty (&self->waiting) && sa_helper_link_is_greeted (self->link) &&
+         sa_helper_link_get_backlog (self->link) == 0 && sa_helper_link_is_up (self->link));
+}
+
 static void
 process (SaConnection *self)
 {
@@ -1069,7 +1102,7 @@ process (SaConnection *self)
       return;
     }
   handle_fault (self);
-  sa_helper_link_flush (self->link, g_queue_is_empty (&self->waiting));
+  send_waiting (self);
   handle_fault (self);
   reap_dead (self);
 }

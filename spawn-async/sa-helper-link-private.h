@@ -56,12 +56,23 @@ void          sa_helper_link_queue_words (SaHelperLink      *self,
 void          sa_helper_link_flush      (SaHelperLink       *self,
                                          gboolean            allow_direct);
 
+/* Bytes queued and not sent yet. */
+gsize         sa_helper_link_get_backlog (SaHelperLink      *self);
+
 char         *sa_helper_link_take_fault (SaHelperLink       *self);
 
-/* Any thread: one non-blocking datagram, with descriptors (SCM_RIGHTS). */
+/* Any thread: one non-blocking datagram, with descriptors (SCM_RIGHTS);
+ * sendv: of two pieces. */
 gssize        sa_helper_send            (int                 fd,
                                          const void         *data,
                                          gsize               len,
+                                         const int          *fds,
+                                         guint               n_fds);
+gssize        sa_helper_sendv           (int                 fd,
+                                         const void         *data,
+                                         gsize               len,
+                                         const void         *more,
+                                         gsize               more_len,
                                          const int          *fds,
                                          guint               n_fds);
 

@@ -152,6 +152,18 @@ reset_output (SaHelperLink *self)
   self->out_offset = 0;
 }
 
+/* Drops what has been sent from the start of out. */
+static void
+compact_output (SaHelperLink *self)
+{
+  gsize sent = self->out_offset;
+
+  g_byte_array_remove_range (self->out, 0, (guint)sent);
+  for (GList *l = self->out_fds.head; l != NULL; l = l->next)
+    ((FdMark *)l->data)->offset -= sent;
+  self->out_offset = 0;
+}
+
 /* Appends a frame; it goes out at the next flush. */
 void
 sa_helper_link_queue (SaHelperLink *self,
@@ -196,12 +208,24 @@ sa_helper_send (int         fd,
                 const int  *fds,
                 guint       n_fds)
 {
+  return sa_helper_sendv (fd, data, len, NULL, 0, fds, n_fds);
+}
+
+gssize
+sa_helper_sendv (int         fd,
+                 const void *data,
+                 gsize       len,
+                 const void *more,
+                 gsize       more_len,
+                 const int  *fds,
+                 guint       n_fds)
+{
   union {
     char buf[CMSG_SPACE (sizeof (int) * SA_PROTO_MAX_SPAWN_FDS)];
     struct cmsghdr align;
   } control;
-  struct iovec iov = { (void *)data, len };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+  struct iovec iov[2] = { { (void *)data, len }, { (void *)more, more_len } };
+  struct msghdr msg = { .msg_iov = iov, .msg_iovlen = more_len > 0 ? 2 : 1 };
   gssize n;
 
   g_assert (n_fds <= SA_PROTO_MAX_SPAWN_FDS);
@@ -319,6 +343,11 @@ sa_helper_link_flush (SaHelperLink *self,
       if (self->out->len > 0)
         reset_output (self);
     }
+
+  /* A helper that never quite catches up (thousands of commands queued)
+   * would otherwise keep everything ever sent in out. */
+  if (!done && self->out_offset > SHRINK_OUTPUT_ABOVE)
+    compact_output (self);
 }
 
 /* -- receiving -------------------------------------------------------------- */
@@ -650,6 +679,12 @@ sa_helper_link_get_path (SaHelperLink *self)
 }
 
 /* The fault recorded since the helper was started, or NULL. */
+gsize
+sa_helper_link_get_backlog (SaHelperLink *self)
+{
+  return self->out->len - self->out_offset;
+}
+
 char *
 sa_helper_link_take_fault (SaHelperLink *self)
 {

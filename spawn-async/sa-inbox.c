@@ -231,8 +231,9 @@ send_direct (SaInbox   *self,
       g_cancellable_is_cancelled (command->cancellable))
     return FALSE;
 
-  n = sa_helper_send (self->direct_fd, command->frame, command->frame_len,
-                      command->send_fds, command->n_send_fds);
+  n = sa_helper_sendv (self->direct_fd, command->frame, command->head_len,
+                       g_bytes_get_data (command->env, NULL), g_bytes_get_size (command->env),
+                       command->send_fds, command->n_send_fds);
   /* A full socket or a gone helper: the I/O thread sends it, or finds out. */
   if (n != (gssize)command->frame_len)
     return FALSE;
@@ -245,6 +246,7 @@ send_direct (SaInbox   *self,
   command->sent_directly = TRUE;
   command->sent_generation = self->direct_generation;
   g_clear_pointer (&command->frame, g_free);
+  g_clear_pointer (&command->env, g_bytes_unref);
   return TRUE;
 }
 

@@ -235,6 +235,13 @@ spawn_payload_size (const char * const *argv, const char * const *envp,
   return 1;
 }
 
+void
+sa_proto_spawn_set_env (uint8_t *frame, uint32_t envc, size_t env_len)
+{
+  write_u32 (frame, read_u32 (frame) + (uint32_t) env_len);
+  write_u32 (frame + SA_PROTO_HEADER_SIZE + 16, envc);
+}
+
 size_t
 sa_proto_spawn_size (const char * const *argv, const char * const *envp,
                      const char *path, const char *cwd, uint32_t n_targets,

@@ -206,6 +206,11 @@ size_t sa_proto_spawn_encode    (uint8_t *out, uint32_t id, uint32_t flags,
                                  const SaSpawnFds *fds, const SaSpawnSetup *setup,
                                  const char * const *argv, const char * const *envp,
                                  const char *path, const char *cwd);
+/* A SPAWN encoded with envp NULL becomes the head of one whose envc
+ * strings (env_len bytes, each NUL-terminated) are sent right after it:
+ * the environment is the payload's last part, and many frames can share
+ * one copy of it. */
+void   sa_proto_spawn_set_env   (uint8_t *frame, uint32_t envc, size_t env_len);
 /* Whether any of fds 0, 1 and 2 is the helper's terminal. */
 int    sa_proto_spawn_has_pty   (const uint32_t stdio[3]);
 /* How many descriptors SPAWNED carries for these: one per pipe, and the

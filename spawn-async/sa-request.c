@@ -293,6 +293,73 @@ resolve_setup (SaSpawnOptions  *options,
   return TRUE;
 }
 
+/* The environment as the last part of a SPAWN: its strings, each
+ * NUL-terminated, in one block that every command with the same
+ * environment shares. Thousands of commands queued at once then hold one
+ * copy of a desktop session's kilobytes of environment, not one each. The
+ * block is the strings as they are now, whatever environ becomes later. */
+static GMutex env_lock;
+static GBytes *env_cache;       /* under env_lock */
+static guint32 env_cache_count;
+
+static gboolean
+env_block_matches (GBytes             *block,
+                   guint32             count,
+                   const char * const *envp,
+                   guint32             n,
+                   gsize               len)
+{
+  const char *at;
+
+  if (block == NULL || count != n || g_bytes_get_size (block) != len)
+    return FALSE;
+  at = g_bytes_get_data (block, NULL);
+  for (guint32 i = 0; i < n; i++)
+    {
+      gsize size = strlen (envp[i]) + 1;
+
+      if (memcmp (at, envp[i], size) != 0)
+        return FALSE;
+      at += size;
+    }
+  return TRUE;
+}
+
+static GBytes *
+env_block (const char * const *envp,
+           guint32            *count)
+{
+  GBytes *block;
+  gsize len = 0;
+  guint32 n;
+  char *data, *at;
+
+  for (n = 0; envp[n] != NULL; n++)
+    len += strlen (envp[n]) + 1;
+  *count = n;
+
+  g_mutex_lock (&env_lock);
+  if (env_block_matches (env_cache, env_cache_count, envp, n, len))
+    {
+      block = g_bytes_ref (env_cache);
+      g_mutex_unlock (&env_lock);
+      return block;
+    }
+  g_mutex_unlock (&env_lock);
+
+  at = data = g_malloc (MAX (len, 1));
+  for (guint32 i = 0; i < n; i++)
+    at = g_stpcpy (at, envp[i]) + 1;
+  block = g_bytes_new_take (data, len);
+
+  g_mutex_lock (&env_lock);
+  g_clear_pointer (&env_cache, g_bytes_unref);
+  env_cache = g_bytes_ref (block);
+  env_cache_count = n;
+  g_mutex_unlock (&env_lock);
+  return block;
+}
+
 SaCommand *
 sa_request_prepare (GTask               *task,
                     const char * const  *argv,
@@ -315,8 +382,10 @@ sa_request_prepare (GTask               *task,
   const char *path;
   const char *program;
   SaCommand *command;
+  g_autoptr(GBytes) env_strings = NULL;
+  guint32 envc;
   guint8 *frame;
-  gsize size;
+  gsize size, head_len;
 
   if (!validate (argv, env, kill_signal, error) ||
       !resolve_setup (options, &flags, &setup, error) ||
@@ -345,9 +414,13 @@ sa_request_prepare (GTask               *task,
   memcpy (fds.stdio, d.stdio, sizeof fds.stdio);
   fds.n_targets = d.n;
   fds.targets = d.targets;
-  frame = g_malloc (size);
+  /* The frame without its environment, which follows it on the wire. */
+  env_strings = env_block (child_env, &envc);
+  head_len = size - g_bytes_get_size (env_strings);
+  frame = g_malloc (head_len);
   sa_proto_spawn_encode (frame, 0, flags, timeout_ms, kill_signal, &fds, &setup,
-                         argv, child_env, path, cwd);
+                         argv, NULL, path, cwd);
+  sa_proto_spawn_set_env (frame, envc, g_bytes_get_size (env_strings));
 
   /* A stdin pipe without input, in aspawn: the child reads an empty one. */
   if (!for_process && d.stdio[0] == SA_PROTO_STDIO_PIPE && input == NULL)
@@ -355,7 +428,8 @@ sa_request_prepare (GTask               *task,
   else if (input != NULL)
     g_bytes_ref (input);
 
-  command = sa_command_new (task, program, cwd, frame, size, input, max_output, kill_signal);
+  command = sa_command_new (task, program, cwd, frame, head_len, env_strings,
+                            input, max_output, kill_signal);
   g_clear_pointer (&input, g_bytes_unref);
   memcpy (command->stdio, d.stdio, sizeof command->stdio);
   command->detached = (flags & SA_SPAWN_FLAG_DETACHED) != 0;

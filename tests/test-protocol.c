@@ -173,6 +173,28 @@ test_words_round_trip (void)
   g_assert_cmpint (sa_proto_decode_words (&header, payload, out, 1), ==, SA_PROTO_INVALID);
 }
 
+/* A frame sent as its head and a shared environment block is the same
+ * bytes as one encoded whole. */
+static void
+test_spawn_shared_env (void)
+{
+  const char *argv[] = { "env", NULL };
+  const char *envp[] = { "A=1", "EMPTY=", "LONG=something longer", NULL };
+  const char env_block[] = "A=1\0EMPTY=\0LONG=something longer";
+  gsize size = sa_proto_spawn_size (argv, envp, "/bin", "/tmp", 0, NULL);
+  g_autofree guint8 *whole = g_malloc (size);
+  g_autofree guint8 *split = g_malloc (size);
+  gsize head;
+
+  g_assert_cmpuint (sa_proto_spawn_encode (whole, 5, 0, 0, SIGTERM, NULL, NULL, argv, envp,
+                                           "/bin", "/tmp"), ==, size);
+  head = sa_proto_spawn_encode (split, 5, 0, 0, SIGTERM, NULL, NULL, argv, NULL, "/bin", "/tmp");
+  g_assert_cmpuint (head + sizeof env_block, ==, size);
+  sa_proto_spawn_set_env (split, 3, sizeof env_block);
+  memcpy (split + head, env_block, sizeof env_block);
+  g_assert_cmpmem (split, size, whole, size);
+}
+
 static void
 test_output_round_trip (void)
 {
@@ -446,6 +468,7 @@ main (int   argc,
   g_test_add_func ("/protocol/spawn/too-big", test_spawn_too_big);
   g_test_add_func ("/protocol/words/round-trip", test_words_round_trip);
   g_test_add_func ("/protocol/output/round-trip", test_output_round_trip);
+  g_test_add_func ("/protocol/spawn/shared-env", test_spawn_shared_env);
   g_test_add_func ("/protocol/header/malformed", test_bad_headers);
 
   return g_test_run ();
