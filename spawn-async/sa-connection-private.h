@@ -27,6 +27,7 @@ typedef struct
 
 /* Any thread */
 SaConnection *sa_connection_new          (const char                  *helper_path,
+                                          const char * const          *launcher,
                                           const SaConnectionCallbacks *callbacks,
                                           gpointer                     user_data,
                                           GError                     **error);

@@ -96,6 +96,8 @@
 #define DRAIN_TIMEOUT_MS            100     /* see docs: daemonizing children */
 #define MAX_EVENTS_PER_DISPATCH     64
 #define MAX_BACKLOG                 (256 * 1024)  /* queued for the helper: the rest waits */
+#define LAUNCHER_GRACE_MS           1000    /* a helper through a launcher ends its
+                                             * children itself once its socket closes */
 
 struct _SaConnection
 {
@@ -557,11 +559,15 @@ lose_helper (SaConnection *self,
   g_autoptr(GPtrArray) in_flight = NULL;
   GHashTableIter iter;
   gpointer key, value;
+  /* Through a launcher, the pids are another namespace's: never ours to
+   * kill. The helper's children die with it then (PR_SET_PDEATHSIG),
+   * their groups with its socket, the helper with its launcher. */
+  gboolean foreign = sa_helper_link_has_launcher (self->link);
 
   /* What it said before the end may name groups to kill (STARTING). */
   sa_helper_link_close_and_drain (self->link);
   g_free (sa_helper_link_take_fault (self->link));
-  sa_helper_link_stop (self->link, 0);
+  sa_helper_link_stop (self->link, foreign ? LAUNCHER_GRACE_MS : 0);
 
   in_flight = commands_in_flight (self);
 
@@ -569,7 +575,7 @@ lose_helper (SaConnection *self,
     {
       SaCommand *command = g_ptr_array_index (in_flight, i);
 
-      if (command->pid > 0 && !command->detached)
+      if (command->pid > 0 && !command->detached && !foreign)
         kill (-command->pid, SIGKILL);
       command->group_lingers = FALSE;   /* no helper knows its id now */
       if (command->state != SA_COMMAND_DRAINING)
@@ -589,7 +595,8 @@ lose_helper (SaConnection *self,
     {
       guint32 id = GPOINTER_TO_UINT (key);
 
-      kill (-GPOINTER_TO_INT (value), SIGKILL);
+      if (!foreign)
+        kill (-GPOINTER_TO_INT (value), SIGKILL);
       g_array_append_val (self->released, id);
     }
   g_hash_table_remove_all (self->lingering);
@@ -754,7 +761,10 @@ handle_hello (SaConnection        *self,
 
   if (sa_helper_link_is_greeted (self->link) || header->id != 0 ||
       sa_proto_decode_words (header, payload, words, 2) != SA_PROTO_OK ||
-      (GPid)words[1] != sa_helper_link_get_pid (self->link))
+      (GPid)words[1] <= 0 ||
+      /* through a launcher, its pid is another namespace's */
+      (!sa_helper_link_has_launcher (self->link) &&
+       (GPid)words[1] != sa_helper_link_get_pid (self->link)))
     return FALSE;
 
   if (words[0] != SA_PROTO_VERSION)
@@ -1024,6 +1034,7 @@ shut_down (SaConnection *self)
   GHashTableIter iter;
   gpointer value;
   SaCommand *command;
+  gboolean foreign = sa_helper_link_has_launcher (self->link);   /* see lose_helper() */
 
   take_inbox (self);
 
@@ -1035,7 +1046,7 @@ shut_down (SaConnection *self)
   sa_helper_link_close_and_drain (self->link);
   g_free (sa_helper_link_take_fault (self->link));
   in_flight = commands_in_flight (self);
-  for (guint i = 0; i < in_flight->len; i++)
+  for (guint i = 0; i < in_flight->len && !foreign; i++)
     {
       command = g_ptr_array_index (in_flight, i);
       if (command->pid > 0 && !command->detached)
@@ -1043,10 +1054,11 @@ shut_down (SaConnection *self)
     }
   g_hash_table_iter_init (&iter, self->lingering);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    kill (-GPOINTER_TO_INT (value), SIGKILL);
+    if (!foreign)
+      kill (-GPOINTER_TO_INT (value), SIGKILL);
   g_hash_table_remove_all (self->lingering);
 
-  sa_helper_link_stop (self->link, 0);
+  sa_helper_link_stop (self->link, foreign ? LAUNCHER_GRACE_MS : 0);
   clear_source (&self->restart_source);
 
   for (guint i = 0; i < in_flight->len; i++)
@@ -1131,6 +1143,7 @@ io_thread (gpointer data)
 /* Returns at once: callbacks->ready says when the helper is ready. */
 SaConnection *
 sa_connection_new (const char                   *helper_path,
+                   const char * const           *launcher,
                    const SaConnectionCallbacks  *callbacks,
                    gpointer                      user_data,
                    GError                      **error)
@@ -1144,7 +1157,7 @@ sa_connection_new (const char                   *helper_path,
   g_mutex_init (&self->shutdown_lock);
   self->context = g_main_context_new ();
   self->inbox = sa_inbox_new (self->context);
-  self->link = sa_helper_link_new (helper_path, self->context, self->inbox,
+  self->link = sa_helper_link_new (helper_path, launcher, self->context, self->inbox,
                                    handle_message, self);
   self->commands = g_hash_table_new (NULL, NULL);
   self->lingering = g_hash_table_new (NULL, NULL);

@@ -21,6 +21,7 @@ typedef gboolean (*SaLinkMessageFunc) (const guint8 *data,
                                        gpointer      user_data);
 
 SaHelperLink *sa_helper_link_new        (const char         *helper_path,
+                                         const char * const *launcher,
                                          GMainContext       *context,
                                          SaInbox            *inbox,
                                          SaLinkMessageFunc   func,
@@ -58,6 +59,7 @@ void          sa_helper_link_flush      (SaHelperLink       *self,
 
 /* Bytes queued and not sent yet. */
 gsize         sa_helper_link_get_backlog (SaHelperLink      *self);
+gboolean      sa_helper_link_has_launcher (SaHelperLink     *self);
 
 char         *sa_helper_link_take_fault (SaHelperLink       *self);
 

@@ -43,6 +43,7 @@
 struct _SaHelperLink
 {
   char              *helper_path;
+  GStrv              launcher;       /* NULL: the helper is started itself */
   GMainContext      *context;
   SaInbox           *inbox;
   SaLinkMessageFunc  func;
@@ -103,8 +104,9 @@ record_fault (SaHelperLink *self,
 }
 
 SaHelperLink *
-sa_helper_link_new (const char        *helper_path,
-                    GMainContext      *context,
+sa_helper_link_new (const char         *helper_path,
+                    const char * const *launcher,
+                    GMainContext       *context,
                     SaInbox           *inbox,
                     SaLinkMessageFunc  func,
                     gpointer           user_data)
@@ -112,6 +114,7 @@ sa_helper_link_new (const char        *helper_path,
   SaHelperLink *self = g_new0 (SaHelperLink, 1);
 
   self->helper_path = g_strdup (helper_path);
+  self->launcher = g_strdupv ((GStrv)launcher);
   self->context = g_main_context_ref (context);
   self->inbox = sa_inbox_ref (inbox);
   self->func = func;
@@ -132,6 +135,7 @@ sa_helper_link_free (SaHelperLink *self)
   sa_inbox_unref (self->inbox);
   g_main_context_unref (self->context);
   g_free (self->helper_path);
+  g_strfreev (self->launcher);
   g_free (self);
 }
 
@@ -497,7 +501,9 @@ sa_helper_link_start (SaHelperLink  *self,
   posix_spawnattr_t attr;
   sigset_t signals;
   char parent[32];
-  char *argv[] = { self->helper_path, parent, NULL };
+  char *helper_argv[] = { self->helper_path, parent, NULL };
+  g_autofree char **argv = NULL;
+  guint n_launcher = self->launcher != NULL ? g_strv_length (self->launcher) : 0;
   guint32 hello[2] = { SA_PROTO_VERSION, 0 };
   int fds[2];
   GPid pid;
@@ -518,6 +524,14 @@ sa_helper_link_start (SaHelperLink  *self,
 
   g_snprintf (parent, sizeof parent, "%d", (int)getpid ());
 
+  /* Through a launcher the helper's parent is the launcher's, and its
+   * pid another namespace's: it is started without the parent to check. */
+  argv = g_new0 (char *, n_launcher + 3);
+  for (guint i = 0; i < n_launcher; i++)
+    argv[i] = self->launcher[i];
+  argv[n_launcher] = helper_argv[0];
+  argv[n_launcher + 1] = n_launcher > 0 ? NULL : helper_argv[1];
+
   posix_spawn_file_actions_init (&actions);
   posix_spawn_file_actions_adddup2 (&actions, fds[1], HELPER_SOCKET_FD);
   posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -535,7 +549,10 @@ sa_helper_link_start (SaHelperLink  *self,
   sigfillset (&signals);
   posix_spawnattr_setsigdefault (&attr, &signals);
 
-  ret = posix_spawn (&pid, self->helper_path, &actions, &attr, argv, environ);
+  if (n_launcher > 0)
+    ret = posix_spawnp (&pid, argv[0], &actions, &attr, argv, environ);
+  else
+    ret = posix_spawn (&pid, self->helper_path, &actions, &attr, argv, environ);
 
   posix_spawnattr_destroy (&attr);
   posix_spawn_file_actions_destroy (&actions);
@@ -546,7 +563,7 @@ sa_helper_link_start (SaHelperLink  *self,
       close (fds[0]);
       g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
                    _("Failed to start the helper “%s”: %s"),
-                   self->helper_path, g_strerror (ret));
+                   argv[0], g_strerror (ret));
       return FALSE;
     }
 
@@ -679,6 +696,14 @@ sa_helper_link_get_path (SaHelperLink *self)
 }
 
 /* The fault recorded since the helper was started, or NULL. */
+/* Whether the helper runs through a launcher: its pid, and every pid it
+ * reports, are then another namespace's (or another machine's). */
+gboolean
+sa_helper_link_has_launcher (SaHelperLink *self)
+{
+  return self->launcher != NULL && self->launcher[0] != NULL;
+}
+
 gsize
 sa_helper_link_get_backlog (SaHelperLink *self)
 {

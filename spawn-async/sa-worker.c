@@ -79,6 +79,7 @@ struct _SaWorker
   int            destroyed;        /* atomic */
   gboolean       initialized;      /* the helper was ready: exit is owed */
   struct _Startup *startup;
+  GStrv          launcher;         /* construct-only */
 };
 
 static void sa_worker_initable_iface_init       (GInitableIface      *iface);
@@ -93,6 +94,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (SaWorker, sa_worker, G_TYPE_OBJECT,
 enum {
   PROP_0,
   PROP_HELPER_PID,
+  PROP_LAUNCHER,
   N_PROPS
 };
 
@@ -451,7 +453,8 @@ start_connection (SaWorker      *self,
 
   self->startup = startup_new ();
   self->startup->task = task != NULL ? g_object_ref (task) : NULL;
-  self->connection = sa_connection_new (helper_path, &connection_callbacks, self, error);
+  self->connection = sa_connection_new (helper_path, (const char * const *)self->launcher,
+                                        &connection_callbacks, self, error);
   if (self->connection == NULL)
     {
       g_clear_object (&self->startup->task);
@@ -624,6 +627,7 @@ sa_worker_finalize (GObject *object)
     sa_connection_free (self->connection);
   g_clear_pointer (&self->startup, startup_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
+  g_clear_pointer (&self->launcher, g_strfreev);
 
   G_OBJECT_CLASS (sa_worker_parent_class)->finalize (object);
 }
@@ -641,6 +645,31 @@ sa_worker_get_property (GObject    *object,
     case PROP_HELPER_PID:
       g_value_set_int (value, sa_worker_get_helper_pid (self));
       break;
+    case PROP_LAUNCHER:
+      g_value_set_boxed (value, self->launcher);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+sa_worker_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  SaWorker *self = SA_WORKER (object);
+
+  switch (prop_id)
+    {
+    case PROP_LAUNCHER:
+      g_clear_pointer (&self->launcher, g_strfreev);
+      self->launcher = g_value_dup_boxed (value);
+      /* An empty one is none. */
+      if (self->launcher != NULL && self->launcher[0] == NULL)
+        g_clear_pointer (&self->launcher, g_strfreev);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -656,6 +685,7 @@ sa_worker_class_init (SaWorkerClass *klass)
   object_class->dispose = sa_worker_dispose;
   object_class->finalize = sa_worker_finalize;
   object_class->get_property = sa_worker_get_property;
+  object_class->set_property = sa_worker_set_property;
 
   /**
    * SaWorker:helper-pid:
@@ -669,6 +699,38 @@ sa_worker_class_init (SaWorkerClass *klass)
     g_param_spec_int ("helper-pid", NULL, NULL,
                       0, G_MAXINT, 0,
                       (G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * SaWorker:launcher:
+   *
+   * An argument vector through which the helper is started, instead of
+   * being started itself: the helper's path is appended to it. With it
+   * the helper, and every command, runs where the launcher puts it, for
+   * example in a container:
+   *
+   * - `bwrap --dev-bind / / --unshare-pid --die-with-parent --`
+   *   (bubblewrap: new mount and pid namespaces);
+   * - `podman exec -i --preserve-fds=1 NAME`;
+   * - `toolbox run -c NAME`.
+   *
+   * The launcher must give the helper the descriptor 3 it was started
+   * with (the socket to the library), as bubblewrap does by default and
+   * podman with `--preserve-fds=1`, and must end when its parent does
+   * (bubblewrap's `--die-with-parent`). Process ids in results and
+   * processes are then those of the launcher's pid namespace, and the
+   * library never signals them itself: when the worker is destroyed or
+   * the helper is lost, the helper kills its children (or they die with
+   * it), and [property@Sa.Worker:helper-pid] is the launcher's pid.
+   * See the “Host, containers and remote machines” page.
+   *
+   * Construct-only; %NULL or empty: the helper is started itself.
+   *
+   * Since: 1.2
+   */
+  properties[PROP_LAUNCHER] =
+    g_param_spec_boxed ("launcher", NULL, NULL,
+                        G_TYPE_STRV,
+                        (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
