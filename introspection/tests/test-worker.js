@@ -196,4 +196,28 @@ test('many commands in flight each get their own output', () => withWorker(async
     await assertGroupsGone(pids);
 }), {timeoutMs: 120000});
 
+// docs/hosts.md: the helper in a bubblewrap container, from GJS.
+test('a launcher runs the helper in a container', async () => {
+    if (GLib.find_program_in_path('bwrap') === null) {
+        print('# SKIP bwrap (bubblewrap) is not installed');
+        return;
+    }
+    const worker = new Sa.Worker({
+        launcher: ['bwrap', '--dev-bind', '/', '/', '--proc', '/proc',
+            '--unshare-pid', '--die-with-parent', '--'],
+    });
+    worker.init(null);
+    try {
+        assertEqual(worker.launcher[0], 'bwrap', 'the launcher property');
+        const result = await worker.aspawn_async(['sh', '-c', 'echo $$'], null, null);
+        assertTrue(Number(result.get_stdout()) < 100, `a pid of the container: ${result.get_stdout()}`);
+        const echoed = await worker.aspawn_async(['cat'],
+            new Sa.SpawnOptions({input: new GLib.Bytes(new TextEncoder().encode('in a container\n'))}),
+            null);
+        assertEqual(echoed.get_stdout(), 'in a container\n', 'input and output');
+    } finally {
+        worker.destroy();
+    }
+});
+
 run();
