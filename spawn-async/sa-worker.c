@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sa-host-private.h"
 #include "sa-command-private.h"
 #include "sa-tsan-private.h"
 #include "sa-connection-private.h"
@@ -80,6 +81,7 @@ struct _SaWorker
   gboolean       initialized;      /* the helper was ready: exit is owed */
   struct _Startup *startup;
   GStrv          launcher;         /* construct-only */
+  char          *helper_path;      /* sa_worker_new_for_host(): the host's copy */
 };
 
 static void sa_worker_initable_iface_init       (GInitableIface      *iface);
@@ -431,6 +433,179 @@ sa_worker_new_finish (GAsyncResult  *result,
   return object != NULL ? SA_WORKER (object) : NULL;
 }
 
+/* The helper this process runs: SPAWN_ASYNC_HELPER, else the installed
+ * one. Not from the environment of a setuid, setgid or file-capability
+ * process: the user who runs it would choose what it runs. */
+static const char *
+default_helper_path (void)
+{
+  const char *helper_path = secure_getenv ("SPAWN_ASYNC_HELPER");
+
+  return helper_path != NULL && helper_path[0] != '\0' ? helper_path : SA_HELPER_PATH;
+}
+
+/**
+ * sa_worker_new_for_host:
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Inside a Flatpak sandbox, creates a worker whose helper, and so every
+ * command, runs on the host: the helper is started with `flatpak-spawn
+ * --host --watch-bus --forward-fd=3` (the application needs
+ * `--talk-name=org.freedesktop.Flatpak` in its `finish-args`), from a
+ * copy in the application's runtime directory, which the host shares.
+ * Everything works as with [ctor@Sa.Worker.new], terminals, signals and
+ * live processes included; process ids are the host's. When the
+ * application dies, the host's commands die with it.
+ *
+ * Outside a sandbox it is [ctor@Sa.Worker.new]. See the “Host,
+ * containers and remote machines” page.
+ *
+ * Returns: (transfer full): a new #SaWorker, or %NULL with @error set
+ *   (%SA_WORKER_ERROR_FAILED when the helper cannot be copied or
+ *   started on the host)
+ *
+ * Since: 1.2
+ */
+SaWorker *
+sa_worker_new_for_host (GCancellable  *cancellable,
+                        GError       **error)
+{
+  g_autoptr(SaWorker) self = NULL;
+  g_auto(GStrv) launcher = NULL;
+  g_autofree char *helper_path = NULL;
+
+  if (!sa_host_in_flatpak ())
+    return sa_worker_new (cancellable, error);
+
+  helper_path = sa_host_prepare_helper (default_helper_path (), cancellable, error);
+  if (helper_path == NULL)
+    return NULL;
+  launcher = sa_host_launcher ();
+  self = g_object_new (SA_TYPE_WORKER, "launcher", launcher, NULL);
+  self->helper_path = g_steal_pointer (&helper_path);
+  if (!g_initable_init (G_INITABLE (self), cancellable, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+static void
+host_worker_ready (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (g_async_initable_init_finish (G_ASYNC_INITABLE (source), result, &error))
+    g_task_return_pointer (task, g_object_ref (source), g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+prepare_helper_in_thread (GTask        *task,
+                          gpointer      source,
+                          gpointer      task_data,
+                          GCancellable *cancellable)
+{
+  GError *error = NULL;
+  char *path = sa_host_prepare_helper (task_data, cancellable, &error);
+
+  if (path != NULL)
+    g_task_return_pointer (task, path, g_free);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+helper_prepared (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  g_autofree char *helper_path = g_task_propagate_pointer (G_TASK (result), &error);
+  g_auto(GStrv) launcher = NULL;
+  SaWorker *self;
+
+  if (helper_path == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  launcher = sa_host_launcher ();
+  self = g_object_new (SA_TYPE_WORKER, "launcher", launcher, NULL);
+  self->helper_path = g_steal_pointer (&helper_path);
+  g_async_initable_init_async (G_ASYNC_INITABLE (self), g_task_get_priority (task),
+                               g_task_get_cancellable (task), host_worker_ready,
+                               g_object_ref (task));
+  g_object_unref (self);
+}
+
+/**
+ * sa_worker_new_for_host_async:
+ * @io_priority: the I/O priority of the request
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the worker is ready, in the
+ *   thread-default main context of the calling thread
+ * @user_data: (closure): data for @callback
+ *
+ * [ctor@Sa.Worker.new_for_host] without blocking: copying the helper
+ * for the host happens in a thread, starting it as in
+ * [func@Sa.Worker.new_async]. Get the worker with
+ * [ctor@Sa.Worker.new_for_host_finish].
+ *
+ * Since: 1.2
+ */
+void
+sa_worker_new_for_host_async (int                  io_priority,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GTask) prepare = NULL;
+
+  g_task_set_source_tag (task, sa_worker_new_for_host_async);
+  g_task_set_priority (task, io_priority);
+
+  if (!sa_host_in_flatpak ())
+    {
+      SaWorker *self = g_object_new (SA_TYPE_WORKER, NULL);
+
+      g_async_initable_init_async (G_ASYNC_INITABLE (self), io_priority, cancellable,
+                                   host_worker_ready, task);
+      g_object_unref (self);
+      return;
+    }
+
+  prepare = g_task_new (NULL, cancellable, helper_prepared, task);
+  g_task_set_task_data (prepare, g_strdup (default_helper_path ()), g_free);
+  g_task_run_in_thread (prepare, prepare_helper_in_thread);
+}
+
+/**
+ * sa_worker_new_for_host_finish:
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Gets the worker created by [func@Sa.Worker.new_for_host_async].
+ *
+ * Returns: (transfer full): the worker, or %NULL with @error set, as
+ *   for [ctor@Sa.Worker.new_for_host]
+ *
+ * Since: 1.2
+ */
+SaWorker *
+sa_worker_new_for_host_finish (GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
 /* Starts the connection; the helper's readiness comes to startup. */
 static gboolean
 start_connection (SaWorker      *self,
@@ -439,7 +614,8 @@ start_connection (SaWorker      *self,
 {
   /* Not from the environment of a setuid, setgid or file-capability
    * process: the user who runs it would choose what it runs. */
-  const char *helper_path = secure_getenv ("SPAWN_ASYNC_HELPER");
+  const char *helper_path = self->helper_path != NULL ? self->helper_path
+                                                      : default_helper_path ();
 
   if (self->connection != NULL)
     {
@@ -447,9 +623,6 @@ start_connection (SaWorker      *self,
                            _("The worker is initialized already"));
       return FALSE;
     }
-
-  if (helper_path == NULL || helper_path[0] == '\0')
-    helper_path = SA_HELPER_PATH;
 
   self->startup = startup_new ();
   self->startup->task = task != NULL ? g_object_ref (task) : NULL;
@@ -628,6 +801,7 @@ sa_worker_finalize (GObject *object)
   g_clear_pointer (&self->startup, startup_unref);
   g_clear_pointer (&self->owner_context, g_main_context_unref);
   g_clear_pointer (&self->launcher, g_strfreev);
+  g_free (self->helper_path);
 
   G_OBJECT_CLASS (sa_worker_parent_class)->finalize (object);
 }

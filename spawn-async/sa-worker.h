@@ -30,6 +30,17 @@ void      sa_worker_new_async      (int                  io_priority,
 SA_AVAILABLE_IN_1_2
 SaWorker *sa_worker_new_finish     (GAsyncResult        *result,
                                     GError             **error);
+SA_AVAILABLE_IN_1_2
+SaWorker *sa_worker_new_for_host   (GCancellable        *cancellable,
+                                    GError             **error);
+SA_AVAILABLE_IN_1_2
+void      sa_worker_new_for_host_async (int              io_priority,
+                                        GCancellable    *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer         user_data);
+SA_AVAILABLE_IN_1_2
+SaWorker *sa_worker_new_for_host_finish (GAsyncResult   *result,
+                                         GError        **error);
 SA_AVAILABLE_IN_1_0
 void      sa_worker_aspawn_async   (SaWorker            *self,
                                     const char * const  *argv,
