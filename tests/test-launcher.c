@@ -53,9 +53,10 @@ bwrap_refused (void)
   const char *argv[] = { "bwrap", "--dev-bind", "/", "/", "--unshare-pid", "true", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *err = NULL;
+  g_autofree char *bwrap = g_find_program_in_path ("bwrap");
   int status;
 
-  if (g_find_program_in_path ("bwrap") == NULL)
+  if (bwrap == NULL)
     return g_strdup ("bwrap (bubblewrap) is not installed");
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
                      NULL, NULL, NULL, &err, &status, &error))
