@@ -67,15 +67,23 @@ try:
     bus = os.path.join(work, 'bus')
     env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS='unix:path=' + bus,
                XDG_RUNTIME_DIR=runtime)
+    # The system's programs get the system's libraries: a sanitizer run
+    # points LD_LIBRARY_PATH at an instrumented GLib they cannot load.
+    system_env = {k: v for k, v in env.items() if k != 'LD_LIBRARY_PATH'}
+    tools = os.path.join(work, 'bin')
+    os.makedirs(tools)
+    with open(os.path.join(tools, 'flatpak-spawn'), 'w') as f:
+        f.write(f'#!/bin/sh\nunset LD_LIBRARY_PATH\nexec {flatpak_spawn} "$@"\n')
+    os.chmod(os.path.join(tools, 'flatpak-spawn'), 0o755)
     services.append(subprocess.Popen(['dbus-daemon', '--session', '--nofork',
                                       '--address=unix:path=' + bus],
-                                     stdout=subprocess.DEVNULL, env=env))
+                                     stdout=subprocess.DEVNULL, env=system_env))
     deadline = time.monotonic() + 10
     while not os.path.exists(bus):
         if time.monotonic() > deadline:
             raise SystemExit('Bail out! dbus-daemon did not start')
         time.sleep(0.02)
-    services.append(subprocess.Popen([SESSION_HELPER], env=env,
+    services.append(subprocess.Popen([SESSION_HELPER], env=system_env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     # The sandbox's root is bwrap's own tmpfs with the host's top-level
@@ -98,7 +106,7 @@ try:
                '--ro-bind', info, '/.flatpak-info',
                '--ro-bind', helper, '/app/libexec/spawn-async-helper',
                '--setenv', 'SPAWN_ASYNC_HELPER', '/app/libexec/spawn-async-helper',
-               '--setenv', 'PATH', os.path.dirname(flatpak_spawn) + ':' + os.environ['PATH'],
+               '--setenv', 'PATH', tools + ':' + os.environ['PATH'],
                '--']
 
     def run_client(*args, timeout=60):
