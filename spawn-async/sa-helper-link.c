@@ -44,6 +44,7 @@ struct _SaHelperLink
 {
   char              *helper_path;
   GStrv              launcher;       /* NULL: the helper is started itself */
+  char              *display_path;   /* for messages: the launcher's name too */
   GMainContext      *context;
   SaInbox           *inbox;
   SaLinkMessageFunc  func;
@@ -115,6 +116,9 @@ sa_helper_link_new (const char         *helper_path,
 
   self->helper_path = g_strdup (helper_path);
   self->launcher = g_strdupv ((GStrv)launcher);
+  self->display_path = sa_helper_link_has_launcher (self) ?
+                       g_strdup_printf ("%s … %s", self->launcher[0], helper_path) :
+                       g_strdup (helper_path);
   self->context = g_main_context_ref (context);
   self->inbox = sa_inbox_ref (inbox);
   self->func = func;
@@ -136,6 +140,7 @@ sa_helper_link_free (SaHelperLink *self)
   g_main_context_unref (self->context);
   g_free (self->helper_path);
   g_strfreev (self->launcher);
+  g_free (self->display_path);
   g_free (self);
 }
 
@@ -692,7 +697,7 @@ sa_helper_link_get_generation (SaHelperLink *self)
 const char *
 sa_helper_link_get_path (SaHelperLink *self)
 {
-  return self->helper_path;
+  return self->display_path;
 }
 
 /* The fault recorded since the helper was started, or NULL. */

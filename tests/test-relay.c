@@ -144,6 +144,18 @@ test_children_keep_the_limit (void)
   g_assert_cmpstr (sa_result_get_stdout (limited), ==, "100\n");
 }
 
+/* Whether a child started now gets the limit this process set. */
+static gboolean
+limit_is_real (void)
+{
+  const char *argv[] = { "sh", "-c", "ulimit -Sn", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *expected = g_strdup_printf ("%d\n", SOFT_LIMIT);
+
+  return g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                       &out, NULL, NULL, NULL) && g_str_equal (out, expected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -172,7 +184,14 @@ main (int argc, char **argv)
   worker = sa_test_new_worker ();
 
   g_test_add_func ("/relay/many-in-flight", test_many_in_flight);
-  g_test_add_func ("/relay/children-keep-the-limit", test_children_keep_the_limit);
+  /* Under valgrind, setrlimit() only changes what this process is told:
+   * its children (the helper) still have the old limit. */
+  if (limit_is_real ())
+    g_test_add_func ("/relay/children-keep-the-limit", test_children_keep_the_limit);
+  else
+    g_test_add_data_func ("/relay/children-keep-the-limit",
+                          "the descriptor limit this process set does not reach its children "
+                          "(valgrind keeps it to itself)", (GTestDataFunc) g_test_skip);
 
   ret = g_test_run ();
   sa_worker_destroy (worker);
