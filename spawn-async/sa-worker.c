@@ -467,13 +467,24 @@ default_helper_path (void)
  *
  * Since: 1.2
  */
+/* A worker, not initialized yet, that starts helper_path (taken) on the
+ * Flatpak host. */
+static SaWorker *
+host_worker_new (char *helper_path)
+{
+  g_auto(GStrv) launcher = sa_host_launcher ();
+  SaWorker *self = g_object_new (SA_TYPE_WORKER, "launcher", launcher, NULL);
+
+  self->helper_path = helper_path;
+  return self;
+}
+
 SaWorker *
 sa_worker_new_for_host (GCancellable  *cancellable,
                         GError       **error)
 {
   g_autoptr(SaWorker) self = NULL;
-  g_auto(GStrv) launcher = NULL;
-  g_autofree char *helper_path = NULL;
+  char *helper_path;
 
   if (!sa_host_in_flatpak ())
     return sa_worker_new (cancellable, error);
@@ -481,9 +492,7 @@ sa_worker_new_for_host (GCancellable  *cancellable,
   helper_path = sa_host_prepare_helper (default_helper_path (), cancellable, error);
   if (helper_path == NULL)
     return NULL;
-  launcher = sa_host_launcher ();
-  self = g_object_new (SA_TYPE_WORKER, "launcher", launcher, NULL);
-  self->helper_path = g_steal_pointer (&helper_path);
+  self = host_worker_new (helper_path);
   if (!g_initable_init (G_INITABLE (self), cancellable, error))
     return NULL;
   return g_steal_pointer (&self);
@@ -525,8 +534,7 @@ helper_prepared (GObject      *source,
 {
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
-  g_autofree char *helper_path = g_task_propagate_pointer (G_TASK (result), &error);
-  g_auto(GStrv) launcher = NULL;
+  char *helper_path = g_task_propagate_pointer (G_TASK (result), &error);
   SaWorker *self;
 
   if (helper_path == NULL)
@@ -534,9 +542,7 @@ helper_prepared (GObject      *source,
       g_task_return_error (task, error);
       return;
     }
-  launcher = sa_host_launcher ();
-  self = g_object_new (SA_TYPE_WORKER, "launcher", launcher, NULL);
-  self->helper_path = g_steal_pointer (&helper_path);
+  self = host_worker_new (helper_path);
   g_async_initable_init_async (G_ASYNC_INITABLE (self), g_task_get_priority (task),
                                g_task_get_cancellable (task), host_worker_ready,
                                g_object_ref (task));
