@@ -5,7 +5,11 @@
  *
  * It is started by the library with posix_spawn, talks to it over the
  * SOCK_SEQPACKET socketpair on fd 3, and serves any number of children
- * from one poll() loop:
+ * from one poll() loop. Started through a launcher that does not pass
+ * fd 3 on (ssh), it talks over stdin and stdout instead, the same frames
+ * as one byte stream and no descriptors: every pipe is then relayed, and
+ * children send no STARTING (see "The stream" in docs/protocol.md).
+ *
  *
  *  - SPAWN: create the pipes, start the child with clone(CLONE_VM |
  *    CLONE_VFORK) (posix_spawn semantics, no page tables copied), send
@@ -60,6 +64,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,7 +153,10 @@ typedef struct
 
 static struct
 {
-  int      sock;
+  int      sock;              /* the library's frames come from here... */
+  int      out;               /* ...and ours go there: sock, or stdout */
+  bool     stream;            /* stdin and stdout: no datagrams, no fds */
+  size_t   out_partial;       /* stream: bytes of replies[0] already out */
   int      signal_fd;
   int      dev_null;          /* stdin of children without input */
   int      dev_null_w;        /* stdout or stderr sent nowhere */
@@ -240,9 +248,72 @@ prepare_message (Reply          *reply,
 /* Sends the queued replies in order, REPLIES_PER_SEND per sendmmsg();
  * what the socket cannot take now stays queued until it is writable. */
 static void
+release_reply (Reply *r)
+{
+  close_fds (r->fds, r->n_fds);
+  if (r->data != NULL)
+    {
+      helper.relay_backlog -= r->len;
+      free (r->data);
+    }
+}
+
+/* The stream: as many replies as one writev() takes, the first from
+ * where the last write left it. Returns how many went out whole. */
+static size_t
+write_replies (void)
+{
+  struct iovec iovs[REPLIES_PER_SEND];
+  size_t n = helper.n_replies < REPLIES_PER_SEND ? helper.n_replies : REPLIES_PER_SEND;
+  size_t done = 0;
+  size_t left;
+  ssize_t ret;
+
+  for (size_t i = 0; i < n; i++)
+    {
+      Reply *r = &helper.replies[i];
+
+      iovs[i].iov_base = (r->data != NULL ? r->data : r->bytes) + (i == 0 ? helper.out_partial : 0);
+      iovs[i].iov_len = r->len - (i == 0 ? helper.out_partial : 0);
+    }
+  do
+    ret = writev (helper.out, iovs, (int) n);
+  while (ret < 0 && errno == EINTR);
+  if (ret < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return 0;
+  if (ret < 0)
+    shut_down (EXIT_SUCCESS);              /* the library has gone */
+
+  for (left = (size_t) ret; done < n && left >= iovs[done].iov_len; done++)
+    {
+      left -= iovs[done].iov_len;
+      release_reply (&helper.replies[done]);
+    }
+  /* What went out of the next one. */
+  if (done == 0)
+    helper.out_partial += left;
+  else
+    helper.out_partial = left;
+  return done;
+}
+
+static void
 flush_replies (void)
 {
   size_t sent = 0;
+
+  if (helper.stream)
+    {
+      size_t n;
+
+      while (helper.n_replies > 0 && (n = write_replies ()) > 0)
+        {
+          memmove (helper.replies, helper.replies + n,
+                   (helper.n_replies - n) * sizeof (Reply));
+          helper.n_replies -= n;
+        }
+      return;
+    }
 
   while (sent < helper.n_replies)
     {
@@ -267,16 +338,7 @@ flush_replies (void)
         shut_down (EXIT_SUCCESS);          /* the library has gone */
 
       for (int i = 0; i < ret; i++)
-        {
-          Reply *r = &helper.replies[sent + (size_t) i];
-
-          close_fds (r->fds, r->n_fds);
-          if (r->data != NULL)
-            {
-              helper.relay_backlog -= r->len;
-              free (r->data);
-            }
-        }
+        release_reply (&helper.replies[sent + (size_t) i]);
       sent += (size_t) ret;
       if ((size_t) ret < n)
         break;                             /* full: the rest when writable */
@@ -766,7 +828,11 @@ child_main (void *data)
     prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != setup->helper_pid)
     _exit (127);
-  announce (setup);
+  /* A byte stream is the helper's alone: a frame of the child's could
+   * land inside one of its replies. The library kills nothing across a
+   * stream anyway (sa-connection.c); PR_SET_PDEATHSIG does. */
+  if (!helper.stream)
+    announce (setup);
 
   /* Every descriptor goes above all the numbers in play first, so that no
    * dup2() below closes one still to be placed; then onto its number
@@ -933,6 +999,17 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
   uint32_t pid_word;
   int clone_error;
   pid_t pid;
+
+  /* Over the stream no descriptor can go back: the library relays
+   * every pipe and asks for no terminal (sa-connection.c). */
+  if (helper.stream && ((req.flags & SA_SPAWN_FLAG_RELAY) == 0 ?
+                        sa_proto_spawn_n_pipes (req.stdio) > 0 :
+                        sa_proto_spawn_has_pty (req.stdio)))
+    {
+      close_fds (fds, req.n_targets);
+      spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, EOPNOTSUPP);
+      return;
+    }
 
   setup.floor = 3;
   setup.terminal = (req.flags & SA_SPAWN_FLAG_CTTY) != 0 ? 0 : -1;
@@ -1152,6 +1229,8 @@ sa_helper_on_hello (uint32_t version)
 
 /* -- the connection ----------------------------------------------------- */
 
+/* Datagrams with their descriptors; or, over the stream, bytes and
+ * never descriptors. */
 static void
 read_socket (void)
 {
@@ -1182,7 +1261,13 @@ read_socket (void)
           shut_down (EXIT_FAILURE);
         }
 
-      n = recvmsg (helper.sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (helper.stream)
+        {
+          msg.msg_controllen = 0;
+          n = read (helper.sock, iov.iov_base, iov.iov_len);
+        }
+      else
+        n = recvmsg (helper.sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1301,6 +1386,15 @@ reset_signal (int signum)
   syscall (SYS_rt_sigaction, signum, kernel_action, NULL, (size_t) (NSIG / 8));
 }
 
+static bool
+is_seqpacket (int fd)
+{
+  int type = 0;
+  socklen_t len = sizeof type;
+
+  return getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
+}
+
 static void
 setup_process (pid_t parent)
 {
@@ -1353,7 +1447,21 @@ setup_process (pid_t parent)
   if (parent > 0 && getppid () != parent)
     exit (EXIT_SUCCESS);
 
-  helper.sock = SOCKET_FD;
+  helper.sock = helper.out = SOCKET_FD;
+  if (parent == 0 && !is_seqpacket (SOCKET_FD))
+    {
+      /* A launcher that keeps fd 3 to itself (ssh): stdin and stdout. */
+      helper.stream = true;
+      helper.sock = STDIN_FILENO;
+      helper.out = STDOUT_FILENO;
+      /* (The socket stays blocking: children announce themselves on it.) */
+      if (fcntl (helper.sock, F_SETFL, fcntl (helper.sock, F_GETFL) | O_NONBLOCK) != 0 ||
+          fcntl (helper.out, F_SETFL, fcntl (helper.out, F_GETFL) | O_NONBLOCK) != 0)
+        {
+          perror ("spawn-async-helper: stdin or stdout");
+          exit (EXIT_FAILURE);
+        }
+    }
   if (fcntl (helper.sock, F_SETFD, FD_CLOEXEC) != 0)
     {
       perror ("spawn-async-helper: socket");
@@ -1398,20 +1506,23 @@ main (int argc, char **argv)
 
   for (;;)
     {
-      struct pollfd fds[3] = {
+      struct pollfd fds[4] = {
         { .fd = helper.sock, .events = POLLIN },
         { .fd = helper.signal_fd, .events = POLLIN },
         /* readable when a relayed pipe is ready; not while the library
          * has not taken what was read */
         { .fd = helper.relay_epoll,
           .events = helper.relay_backlog < RELAY_BACKLOG ? POLLIN : 0 },
+        /* the stream's other half, while replies wait for it */
+        { .fd = helper.stream && helper.n_replies > 0 ? helper.out : -1,
+          .events = POLLOUT },
       };
       int ret;
 
-      if (helper.n_replies > 0)
+      if (helper.n_replies > 0 && !helper.stream)
         fds[0].events |= POLLOUT;
 
-      ret = poll (fds, 3, poll_timeout (now_ms ()));
+      ret = poll (fds, 4, poll_timeout (now_ms ()));
       if (ret < 0 && errno != EINTR)
         {
           perror ("spawn-async-helper: poll");
