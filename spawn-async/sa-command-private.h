@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "sa-buffer-private.h"
+#include "sa-relay-pipe-private.h"
 
 G_BEGIN_DECLS
 
@@ -92,7 +93,8 @@ struct _SaCommand
   guint           sent_directly : 1;  /* the caller sent the frame itself... */
   guint           sent_generation;    /* ...to this helper (sa-helper-link.c) */
   guint           n_pipes;        /* pipes it would hold here (0: not relayable) */
-  /* Set under the inbox lock at submission (sa-inbox.c), then read-only;
+  /* Set under the inbox lock at submission (sa-inbox.c), or by the I/O
+   * thread before it sends the frame to a helper over a byte stream;
    * not bits beside sent_directly either. */
   gboolean        relayed;        /* the helper keeps its pipes (RELAY) */
   guint           pipes_reserved; /* of the process's pipe budget, until freed */
@@ -104,6 +106,9 @@ struct _SaCommand
   int             stdin_fd;
   SaWatch         stdin_watch;
   int             terminal_fd;    /* the master (stdout's fd too, while read) */
+  SaRelayPipe    *relay_pipes[2]; /* relayed live process: its stdout, stderr */
+  int             relay_stdin_fd; /* relayed live process: what its stdin gets */
+  GSource        *relay_stdin_source;
   gsize           input_offset;
   GSource        *drain_source;
   int             wait_status;
@@ -162,10 +167,15 @@ gboolean   sa_command_relay_next_input (SaCommand     *self,
                                         gsize         *n);
 void       sa_command_relay_wrote     (SaCommand      *self,
                                        gboolean        closed);
+void       sa_command_relay_close_stdin (SaCommand    *self);
 void       sa_command_complete        (SaCommand      *self);
 void       sa_command_complete_with   (SaCommand      *self,
                                        gpointer        result,
                                        GDestroyNotify  result_free);
 void       sa_command_close           (SaCommand      *self);
+
+/* A write to a pipe whose reader is gone left SIGPIPE pending on this
+ * thread (which blocks it): take it. */
+void       sa_consume_sigpipe         (void);
 
 G_END_DECLS

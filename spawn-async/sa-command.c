@@ -78,6 +78,7 @@ sa_command_new (GTask      *task,
   self->stdin_fd = -1;
   self->stdin_watch.epoll_fd = -1;
   self->terminal_fd = -1;
+  self->relay_stdin_fd = -1;
 
   return self;
 }
@@ -214,6 +215,9 @@ sa_command_close (SaCommand *self)
   close_stdin (self);
   close_terminal (self);
   clear_source (&self->drain_source);
+  sa_command_relay_close_stdin (self);
+  for (guint i = 0; i < G_N_ELEMENTS (self->relay_pipes); i++)
+    g_clear_pointer (&self->relay_pipes[i], sa_relay_pipe_finish);
 }
 
 gboolean
@@ -479,6 +483,12 @@ sa_command_relay_output (SaCommand    *self,
 
   g_assert ((self->relay_open & bit) != 0);
 
+  /* A live process's: into the pipe its SaProcess reads. */
+  if (self->relay_pipes[bit - 1] != NULL && n > 0)
+    sa_relay_pipe_write (self->relay_pipes[bit - 1], data, n);
+  else if (self->relay_pipes[bit - 1] != NULL)
+    g_clear_pointer (&self->relay_pipes[bit - 1], sa_relay_pipe_finish);
+
   if (n == 0)
     {
       self->relay_open &= ~bit;
@@ -540,12 +550,24 @@ sa_command_relay_wrote (SaCommand *self,
     self->input_ended = TRUE;
 }
 
+/* A relayed live process's stdin: the caller's writes stop here. */
+void
+sa_command_relay_close_stdin (SaCommand *self)
+{
+  clear_source (&self->relay_stdin_source);
+  if (self->relay_stdin_fd >= 0)
+    {
+      close (self->relay_stdin_fd);
+      self->relay_stdin_fd = -1;
+    }
+}
+
 /* -- input --------------------------------------------------------------- */
 
 /* The I/O thread blocks every signal: a write to a pipe whose reader is
  * gone fails with EPIPE and leaves SIGPIPE pending on the thread. */
-static void
-consume_sigpipe (void)
+void
+sa_consume_sigpipe (void)
 {
   sigset_t pending, sigpipe_only;
   struct timespec zero = { 0, 0 };
@@ -579,7 +601,7 @@ write_input (SaCommand *self)
         {
           /* EPIPE: the child does not read its input; that is its right. */
           if (errno == EPIPE)
-            consume_sigpipe ();
+            sa_consume_sigpipe ();
           break;
         }
       self->input_offset += (gsize) n;

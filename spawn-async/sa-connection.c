@@ -79,6 +79,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "sa-connection-private.h"
@@ -280,6 +281,37 @@ queue_kill (SaConnection *self,
   queue_signal (self, command, signum, 0);
 }
 
+/* A helper over a byte stream (ssh) takes no descriptor and gives none
+ * back: the command's pipes are relayed, and one that needs descriptors
+ * here fails. FALSE: it did (DEAD). */
+static gboolean
+prepare_for_stream (SaConnection *self,
+                    SaCommand    *command)
+{
+  guint32 flags;
+
+  if (command->n_send_fds > 0 || sa_proto_spawn_has_pty (command->stdio))
+    {
+      command_move (self, command, SA_COMMAND_DEAD,
+                    g_error_new (G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                 _("Failed to execute “%s”: the helper “%s” is reached over "
+                                   "a byte stream, which carries no file descriptors "
+                                   "(descriptors of the caller, INHERIT, terminals)"),
+                                 command->program, sa_helper_link_get_path (self->link)));
+      return FALSE;
+    }
+  if (command->relayed || sa_proto_spawn_n_pipes (command->stdio) == 0)
+    return TRUE;
+
+  command->relayed = TRUE;
+  sa_inbox_release_pipes (command->pipes_reserved);
+  command->pipes_reserved = 0;
+  memcpy (&flags, command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, sizeof flags);
+  flags |= SA_SPAWN_FLAG_RELAY;
+  memcpy (command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, &flags, sizeof flags);
+  return TRUE;
+}
+
 /* A WAITING (or just taken) command goes to the greeted helper. */
 static void
 send_command (SaConnection *self,
@@ -291,6 +323,8 @@ send_command (SaConnection *self,
       command_move (self, command, SA_COMMAND_DEAD, cancelled_error ());
       return;
     }
+  if (!sa_helper_link_carries_fds (self->link) && !prepare_for_stream (self, command))
+    return;
 
   sa_helper_link_queue_with_fds (self->link, command->frame, command->head_len,
                                  g_steal_pointer (&command->send_fds), command->n_send_fds);
@@ -767,6 +801,14 @@ handle_hello (SaConnection        *self,
        (GPid)words[1] != sa_helper_link_get_pid (self->link)))
     return FALSE;
 
+  if (words[0] == GUINT32_SWAP_LE_BE (SA_PROTO_VERSION))
+    {
+      /* A helper on another machine (ssh) of the other byte order. */
+      self->fatal = g_error_new (SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                                 _("The helper “%s” runs on a machine of the other byte order"),
+                                 sa_helper_link_get_path (self->link));
+      return FALSE;
+    }
   if (words[0] != SA_PROTO_VERSION)
     {
       /* The connection ends (a fault) and is not restarted. */
@@ -833,6 +875,122 @@ answer_process (SaConnection *self,
   sa_command_complete_with (command, spawned, (GDestroyNotify)sa_spawned_free);
 }
 
+static void watch_relay_stdin (SaConnection *self,
+                               SaCommand    *command);
+
+/* A child whose pipes the caller cannot have: killed, and its command
+ * answered with error (it stays until the helper reports the end). */
+static void
+stop_without_pipes (SaConnection *self,
+                    SaCommand    *command,
+                    GPid          pid,
+                    int          *fds,
+                    guint         n_fds,
+                    GError       *error)
+{
+  for (guint i = 0; i < n_fds; i++)
+    close (fds[i]);
+  command->pid = pid;
+  queue_kill (self, command, SIGKILL);
+  command->kill_sent = TRUE;
+  sa_command_answer (command, error);
+}
+
+/* A relayed stdin's reader: what the caller wrote goes in an INPUT, one
+ * at a time (the next once WROTE has come); its end of file, in an
+ * empty one. */
+static gboolean
+relay_stdin_readable (int          fd,
+                      GIOCondition condition,
+                      gpointer     user_data)
+{
+  SaCommand *command = user_data;
+  SaConnection *self = command->connection;
+  guint8 header[SA_PROTO_HEADER_SIZE];
+  guint8 buffer[SA_PROTO_MAX_RELAY];
+  gssize n;
+
+  do
+    n = read (fd, buffer, sizeof buffer);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == EAGAIN)
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&command->relay_stdin_source, g_source_unref);
+  sa_proto_header_encode (header, SA_MSG_INPUT, 0, command->id, (guint32)MAX (n, 0));
+  sa_helper_link_queue (self->link, header, sizeof header);
+  if (n > 0)
+    {
+      sa_helper_link_queue (self->link, buffer, (gsize)n);
+      command->input_in_flight = TRUE;
+    }
+  else
+    {
+      /* Closed by the caller (or unreadable): the child's stdin closes. */
+      command->input_ended = TRUE;
+      sa_command_relay_close_stdin (command);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_relay_stdin (SaConnection *self,
+                   SaCommand    *command)
+{
+  if (command->relay_stdin_fd < 0 || command->relay_stdin_source != NULL)
+    return;
+  if (command->input_ended || command->exited)
+    {
+      sa_command_relay_close_stdin (command);
+      return;
+    }
+  if (command->input_in_flight || command->state != SA_COMMAND_RUNNING)
+    return;
+  command->relay_stdin_source = g_unix_fd_source_new (command->relay_stdin_fd, G_IO_IN);
+  g_source_set_callback (command->relay_stdin_source, G_SOURCE_FUNC (relay_stdin_readable),
+                         command, NULL);
+  g_source_attach (command->relay_stdin_source, self->context);
+}
+
+/* A live process whose pipes the helper relays still gets pipes: the I/O
+ * thread writes what OUTPUT brings into them (sa-relay-pipe.c) and reads
+ * what the caller writes to its stdin. */
+static void
+answer_relayed_process (SaConnection *self,
+                        SaCommand    *command,
+                        GPid          pid)
+{
+  int fds[3];          /* the caller's ends: stdout, stderr, stdin */
+  guint n_fds = 0;
+  int p[2];
+
+  for (guint i = 0; i < 2; i++)
+    if (command->stdio[i + 1] == SA_PROTO_STDIO_PIPE)
+      {
+        if (pipe2 (p, O_CLOEXEC) != 0)
+          goto failed;
+        fds[n_fds++] = p[0];
+        command->relay_pipes[i] = sa_relay_pipe_new (p[1], self->context);
+      }
+  if (command->stdio[0] == SA_PROTO_STDIO_PIPE)
+    {
+      if (pipe2 (p, O_CLOEXEC) != 0)
+        goto failed;
+      fds[n_fds++] = p[1];
+      command->relay_stdin_fd = p[0];
+      g_unix_set_fd_nonblocking (p[0], TRUE, NULL);
+    }
+  answer_process (self, command, pid, fds, n_fds);
+  /* (Before RUNNING: the caller's first write is watched from there.) */
+  return;
+
+failed:
+  stop_without_pipes (self, command, pid, fds, n_fds,
+                      g_error_new (G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE,
+                                   _("Failed to make the pipes of “%s”: %s"),
+                                   command->program, g_strerror (errno)));
+}
+
 static gboolean
 handle_spawned (SaConnection *self,
                 SaCommand    *command,
@@ -847,21 +1005,19 @@ handle_spawned (SaConnection *self,
     {
       /* Also when cancelled meanwhile: the helper ends its streams. */
       sa_command_relay_spawned (command, pid);
-      queue_input (self, command);
+      if (command->process_shared != NULL)
+        answer_relayed_process (self, command, pid);
+      else
+        queue_input (self, command);
     }
   else if (fds_lost)
     {
       /* We are out of file descriptors: this command cannot have its
        * pipes. Stop it; the worker goes on. */
-      for (guint i = 0; i < n_fds; i++)
-        close (fds[i]);
-      command->pid = pid;
-      queue_kill (self, command, SIGKILL);
-      command->kill_sent = TRUE;
-      sa_command_answer (command,
-                         g_error_new (G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE,
-                                      _("Failed to receive the pipes of “%s”: %s"),
-                                      command->program, g_strerror (EMFILE)));
+      stop_without_pipes (self, command, pid, fds, n_fds,
+                          g_error_new (G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE,
+                                       _("Failed to receive the pipes of “%s”: %s"),
+                                       command->program, g_strerror (EMFILE)));
     }
   else if (command->process_shared != NULL)
     answer_process (self, command, pid, fds, n_fds);
@@ -869,6 +1025,7 @@ handle_spawned (SaConnection *self,
     sa_command_spawned (command, pid, fds, n_fds, self->epoll_fd);
 
   command_move (self, command, SA_COMMAND_RUNNING, NULL);
+  watch_relay_stdin (self, command);
   return TRUE;
 }
 
@@ -884,6 +1041,8 @@ handle_exited (SaConnection *self,
   if (command->process_shared != NULL)
     sa_process_shared_exited (command->process_shared, wait_status,
                               (flags & SA_EXITED_FLAG_TIMED_OUT) != 0);
+  /* Its stdin is gone with it (the helper sends no WROTE now). */
+  sa_command_relay_close_stdin (command);
 
   if (command->relayed && sa_command_pipes_open (command))
     {
@@ -1012,6 +1171,7 @@ handle_message (const guint8 *data,
         return FALSE;
       sa_command_relay_wrote (command, (words[0] & SA_WROTE_FLAG_CLOSED) != 0);
       queue_input (self, command);
+      watch_relay_stdin (self, command);
       return TRUE;
 
     default:

@@ -60,6 +60,7 @@ void          sa_helper_link_flush      (SaHelperLink       *self,
 /* Bytes queued and not sent yet. */
 gsize         sa_helper_link_get_backlog (SaHelperLink      *self);
 gboolean      sa_helper_link_has_launcher (SaHelperLink     *self);
+gboolean      sa_helper_link_carries_fds (SaHelperLink      *self);
 
 char         *sa_helper_link_take_fault (SaHelperLink       *self);
 

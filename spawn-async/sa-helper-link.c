@@ -15,6 +15,19 @@
  * Everything here runs in the connection's I/O thread. The one thing
  * other threads use is the socket itself, for direct sends, under the
  * inbox lock, and only while this file says they may.
+ *
+ * THE STREAM
+ *
+ * A launcher may not pass the helper's fd 3 on (ssh cannot carry
+ * descriptors at all). Through a launcher, the helper also gets one end
+ * of a SOCK_STREAM socketpair as its stdin and stdout, and the HELLO goes
+ * out on both channels: the helper answers on fd 3 when it has a
+ * SOCK_SEQPACKET socket there, else on stdout, and the channel its HELLO
+ * comes on is the link from then on (the other is closed; one that ends
+ * before then is dropped quietly). Over the stream, frames follow each
+ * other as bytes (reassembled here, one at a time to the connection), no
+ * descriptor travels either way, and callers never send directly: a
+ * partial write of theirs could split a frame.
  */
 #include "config.h"
 
@@ -53,6 +66,13 @@ struct _SaHelperLink
   GPid               pid;            /* 0: no helper */
   guint              generation;     /* counts the helpers started */
   GSocket           *socket;         /* NULL once stopped */
+  gboolean           stream;         /* socket is the stream (greeted over it) */
+  GSocket           *candidate;      /* through a launcher, until greeted: the
+                                      * stream, while socket is fd 3's */
+  GSource           *candidate_source;
+  gboolean           socket_ended;   /* fd 3's ended before the greeting */
+  gboolean           from_stream;    /* the message being handled came on it */
+  GByteArray        *in_stream;      /* the stream's bytes, not a whole frame yet */
   GSource           *in_source;
   GSource           *out_source;
   GSource           *handshake_source;
@@ -125,6 +145,7 @@ sa_helper_link_new (const char         *helper_path,
   self->user_data = user_data;
   self->out = g_byte_array_new ();
   self->in = g_malloc (SA_PROTO_MAX_REPLY + 1);
+  self->in_stream = g_byte_array_new ();
   g_queue_init (&self->out_fds);
   return self;
 }
@@ -134,6 +155,7 @@ sa_helper_link_free (SaHelperLink *self)
 {
   sa_helper_link_stop (self, 0);
   g_byte_array_unref (self->out);
+  g_byte_array_unref (self->in_stream);
   g_free (self->in);
   g_free (self->fault);
   sa_inbox_unref (self->inbox);
@@ -199,6 +221,17 @@ sa_helper_link_queue_with_fds (SaHelperLink *self,
         close (fds[i]);
       g_free (fds);
       sa_helper_link_queue (self, frame, len);
+      return;
+    }
+
+  if (self->stream)
+    {
+      /* The connection sends no descriptors over the stream. */
+      g_critical ("spawn-async: descriptors for a helper over a byte stream");
+      for (guint i = 0; i < n_fds; i++)
+        close (fds[i]);
+      g_free (fds);
+      record_fault (self, _("it cannot take file descriptors"));
       return;
     }
 
@@ -333,7 +366,8 @@ sa_helper_link_flush (SaHelperLink *self,
   done = self->out_offset >= self->out->len;
   sa_inbox_allow_direct_locked (self->inbox,
                                 self->socket != NULL && self->fault == NULL && error == NULL &&
-                                !blocked && self->greeted && allow_direct && done ?
+                                !blocked && self->greeted && allow_direct && done &&
+                                !self->stream ?
                                 g_socket_get_fd (self->socket) : -1,
                                 self->generation);
   sa_inbox_unlock (self->inbox);
@@ -400,6 +434,84 @@ typedef enum
   END,                      /* the end of the socket, or an error */
 } Received;
 
+/* Why a read ended the link: its end (or ECONNRESET, the end of a peer
+ * that left our HELLO unread) is the helper's, or its launcher's, exit. */
+static const char *
+ended_why (gssize n)
+{
+  return n < 0 && errno != ECONNRESET ? g_strerror (errno) : _("it exited");
+}
+
+/* Hands the whole frames at the start of in_stream to the connection. */
+static Received
+stream_frames (SaHelperLink *self)
+{
+  Received received = RECEIVED;
+  gsize at = 0;
+
+  while (self->fault == NULL)
+    {
+      const guint8 *data = self->in_stream->data + at;
+      gsize len = self->in_stream->len - at;
+      SaProtoHeader header;
+      const guint8 *payload;
+      int ret = sa_proto_header_decode (data, len, &header);
+
+      /* Nothing of the helper's is longer than SA_PROTO_MAX_REPLY: do not
+       * wait for 16 MiB of a frame that cannot be. */
+      if (ret == SA_PROTO_OK && header.length > SA_PROTO_MAX_REPLY - SA_PROTO_HEADER_SIZE)
+        ret = SA_PROTO_INVALID;
+      if (ret == SA_PROTO_OK)
+        ret = sa_proto_next_frame (data, len, &header, &payload);
+      if (ret == SA_PROTO_NEED_MORE)
+        break;
+      if (ret != SA_PROTO_OK ||
+          !self->func (data, SA_PROTO_HEADER_SIZE + header.length, NULL, 0, FALSE,
+                       self->user_data))
+        {
+          record_fault (self, self->greeted ?
+                        _("it sent a malformed message") :
+                        _("it wrote something other than the protocol to its standard output"));
+          at = self->in_stream->len;
+          received = RECEIVED_MALFORMED;
+          break;
+        }
+      at += SA_PROTO_HEADER_SIZE + header.length;
+    }
+  g_byte_array_remove_range (self->in_stream, 0, (guint)at);
+  return received;
+}
+
+/* The stream: what one read() brings, frame by frame. */
+static Received
+receive_stream (SaHelperLink *self,
+                GSocket      *socket)
+{
+  gsize had = self->in_stream->len;
+  Received received;
+  gssize n;
+
+  g_byte_array_set_size (self->in_stream, (guint)(had + SA_PROTO_MAX_MESSAGE));
+  do
+    n = read (g_socket_get_fd (socket), self->in_stream->data + had, SA_PROTO_MAX_MESSAGE);
+  while (n < 0 && errno == EINTR);
+  g_byte_array_set_size (self->in_stream, (guint)(had + MAX (n, 0)));
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return NOTHING_YET;
+  if (n <= 0)
+    {
+      if (self->greeted || self->socket_ended)
+        record_fault (self, ended_why (n));
+      return END;
+    }
+
+  self->from_stream = TRUE;
+  received = stream_frames (self);
+  self->from_stream = FALSE;
+  return received;
+}
+
 /* Receives one message and hands it to the connection. */
 static Received
 receive_one (SaHelperLink *self)
@@ -420,14 +532,23 @@ receive_one (SaHelperLink *self)
   guint n_fds;
   gssize n;
 
+  if (self->stream)
+    return receive_stream (self, self->socket);
+
   /* recvmsg() on the GSocket's descriptor: no GObject per message, and
    * the descriptors arrive close-on-exec. */
   n = recvmsg (g_socket_get_fd (self->socket), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
     return NOTHING_YET;
+  if (n <= 0 && !self->greeted && self->candidate != NULL)
+    {
+      /* The launcher kept fd 3 to itself: the stream it is. */
+      self->socket_ended = TRUE;
+      return END;
+    }
   if (n <= 0)
     {
-      record_fault (self, n < 0 ? g_strerror (errno) : _("it exited"));
+      record_fault (self, ended_why (n));
       return END;
     }
 
@@ -454,12 +575,60 @@ socket_readable (GSocket      *socket,
 
   for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH; i++)
     {
+      Received received;
+
       if (self->fault != NULL)
         return G_SOURCE_REMOVE;
-      if (receive_one (self) == NOTHING_YET)
+      received = receive_one (self);
+      if (received == NOTHING_YET)
         return G_SOURCE_CONTINUE;
+      if (received == END && self->socket_ended && !self->greeted)
+        {
+          g_clear_pointer (&self->in_source, g_source_unref);
+          return G_SOURCE_REMOVE;
+        }
     }
   return G_SOURCE_CONTINUE;
+}
+
+/* The stream, until the helper has greeted on one channel. */
+static gboolean
+candidate_readable (GSocket      *socket,
+                    GIOCondition  condition,
+                    gpointer      user_data)
+{
+  SaHelperLink *self = user_data;
+
+  for (guint i = 0; i < MAX_MESSAGES_PER_DISPATCH && self->candidate == socket; i++)
+    {
+      Received received = receive_stream (self, socket);
+
+      if (received == NOTHING_YET)
+        return G_SOURCE_CONTINUE;
+      if (received == END)
+        {
+          /* Greeted on fd 3 meanwhile, or the helper is there (or
+           * gone: fd 3's end says so). */
+          if (self->candidate == socket)
+            {
+              g_clear_pointer (&self->candidate_source, g_source_unref);
+              g_socket_close (socket, NULL);
+              g_clear_object (&self->candidate);
+            }
+          return G_SOURCE_REMOVE;
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+drop_candidate (SaHelperLink *self)
+{
+  clear_source (&self->candidate_source);
+  if (self->candidate != NULL)
+    g_socket_close (self->candidate, NULL);
+  g_clear_object (&self->candidate);
+  self->socket_ended = FALSE;
 }
 
 /* The connection is giving up on the helper: from now on nothing the
@@ -510,7 +679,10 @@ sa_helper_link_start (SaHelperLink  *self,
   g_autofree char **argv = NULL;
   guint n_launcher = self->launcher != NULL ? g_strv_length (self->launcher) : 0;
   guint32 hello[2] = { SA_PROTO_VERSION, 0 };
+  guint8 hello_frame[SA_PROTO_REPLY_MAX_SIZE];
+  gsize hello_len = sa_proto_encode_words (hello_frame, SA_MSG_HELLO, 0, 0, hello, 2);
   int fds[2];
+  int stream_fds[2] = { -1, -1 };
   GPid pid;
   int ret;
 
@@ -521,6 +693,18 @@ sa_helper_link_start (SaHelperLink  *self,
     {
       int errsv = errno;
 
+      g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
+                   _("Failed to create a socket for the helper: %s"),
+                   g_strerror (errsv));
+      return FALSE;
+    }
+
+  if (n_launcher > 0 && socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream_fds) != 0)
+    {
+      int errsv = errno;
+
+      close (fds[0]);
+      close (fds[1]);
       g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
                    _("Failed to create a socket for the helper: %s"),
                    g_strerror (errsv));
@@ -539,7 +723,14 @@ sa_helper_link_start (SaHelperLink  *self,
 
   posix_spawn_file_actions_init (&actions);
   posix_spawn_file_actions_adddup2 (&actions, fds[1], HELPER_SOCKET_FD);
-  posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (stream_fds[1] >= 0)
+    {
+      /* (See THE STREAM above.) */
+      posix_spawn_file_actions_adddup2 (&actions, stream_fds[1], 0);
+      posix_spawn_file_actions_adddup2 (&actions, stream_fds[1], 1);
+    }
+  else
+    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
 #ifdef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCLOSEFROM_NP
   posix_spawn_file_actions_addclosefrom_np (&actions, HELPER_SOCKET_FD + 1);
 #endif
@@ -562,10 +753,14 @@ sa_helper_link_start (SaHelperLink  *self,
   posix_spawnattr_destroy (&attr);
   posix_spawn_file_actions_destroy (&actions);
   close (fds[1]);
+  if (stream_fds[1] >= 0)
+    close (stream_fds[1]);
 
   if (ret != 0)
     {
       close (fds[0]);
+      if (stream_fds[0] >= 0)
+        close (stream_fds[0]);
       g_set_error (error, SA_WORKER_ERROR, SA_WORKER_ERROR_FAILED,
                    _("Failed to start the helper “%s”: %s"),
                    argv[0], g_strerror (ret));
@@ -573,9 +768,19 @@ sa_helper_link_start (SaHelperLink  *self,
     }
 
   self->socket = g_socket_new_from_fd (fds[0], error);
+  if (self->socket != NULL && stream_fds[0] >= 0)
+    {
+      self->candidate = g_socket_new_from_fd (stream_fds[0], error);
+      if (self->candidate == NULL)
+        g_clear_object (&self->socket);
+      else
+        stream_fds[0] = -1;
+    }
   if (self->socket == NULL)
     {
       close (fds[0]);
+      if (stream_fds[0] >= 0)
+        close (stream_fds[0]);
       kill (pid, SIGKILL);
       waitpid (pid, NULL, 0);
       return FALSE;
@@ -585,6 +790,9 @@ sa_helper_link_start (SaHelperLink  *self,
   self->pid = pid;
   self->generation++;
   self->greeted = FALSE;
+  self->stream = FALSE;
+  self->socket_ended = FALSE;
+  g_byte_array_set_size (self->in_stream, 0);
 
   self->in_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
@@ -596,16 +804,46 @@ sa_helper_link_start (SaHelperLink  *self,
 
   SA_DEBUG ("started helper %s as pid %d", self->helper_path, pid);
 
-  sa_helper_link_queue_words (self, SA_MSG_HELLO, 0, hello, 2);
+  if (self->candidate != NULL)
+    {
+      g_socket_set_blocking (self->candidate, FALSE);
+      self->candidate_source = g_socket_create_source (self->candidate,
+                                                       G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+      g_source_set_callback (self->candidate_source, G_SOURCE_FUNC (candidate_readable),
+                             self, NULL);
+      g_source_attach (self->candidate_source, self->context);
+      /* Fresh sockets: a HELLO fits, on both. */
+      sa_helper_send (g_socket_get_fd (self->socket), hello_frame, hello_len, NULL, 0);
+      sa_helper_send (g_socket_get_fd (self->candidate), hello_frame, hello_len, NULL, 0);
+    }
+  else
+    sa_helper_link_queue (self, hello_frame, hello_len);
   return TRUE;
 }
 
+/* The helper's HELLO has come: on the stream, that is the link now. */
 void
 sa_helper_link_greeted (SaHelperLink *self)
 {
   self->greeted = TRUE;
   clear_source (&self->handshake_source);
-  SA_DEBUG ("helper %d ready", self->pid);
+
+  if (self->from_stream && self->candidate != NULL)
+    {
+      clear_source (&self->in_source);
+      g_socket_close (self->socket, NULL);
+      g_object_unref (self->socket);
+      self->socket = g_steal_pointer (&self->candidate);
+      self->stream = TRUE;
+      clear_source (&self->candidate_source);
+      self->in_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                                NULL);
+      g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
+      g_source_attach (self->in_source, self->context);
+      reset_output (self);
+    }
+  drop_candidate (self);
+  SA_DEBUG ("helper %d ready%s", self->pid, self->stream ? ", over a byte stream" : "");
 }
 
 /* Waits up to grace_ms for the helper to exit after its socket was
@@ -653,6 +891,8 @@ void
 sa_helper_link_stop (SaHelperLink *self,
                      guint         grace_ms)
 {
+  drop_candidate (self);
+  g_byte_array_set_size (self->in_stream, 0);
   clear_source (&self->in_source);
   clear_source (&self->out_source);
   clear_source (&self->handshake_source);
@@ -707,6 +947,14 @@ gboolean
 sa_helper_link_has_launcher (SaHelperLink *self)
 {
   return self->launcher != NULL && self->launcher[0] != NULL;
+}
+
+/* Whether descriptors can go to and come from the helper: FALSE once it
+ * has greeted over the stream (see THE STREAM). */
+gboolean
+sa_helper_link_carries_fds (SaHelperLink *self)
+{
+  return !self->stream;
 }
 
 gsize

@@ -891,12 +891,20 @@ sa_worker_class_init (SaWorkerClass *klass)
    * - `bwrap --dev-bind / / --unshare-pid --die-with-parent --`
    *   (bubblewrap: new mount and pid namespaces);
    * - `podman exec -i --preserve-fds=1 NAME`;
-   * - `toolbox run -c NAME`.
+   * - `toolbox run -c NAME`;
+   * - `ssh -o BatchMode=yes HOST` (another machine, where the helper is
+   *   installed at the same path).
    *
-   * The launcher must give the helper the descriptor 3 it was started
+   * The launcher should give the helper the descriptor 3 it was started
    * with (the socket to the library), as bubblewrap does by default and
    * podman with `--preserve-fds=1`, and must end when its parent does
-   * (bubblewrap's `--die-with-parent`). Process ids in results and
+   * (bubblewrap's `--die-with-parent`). One that cannot (ssh) must pass
+   * stdin and stdout: the helper then speaks over them as a byte stream,
+   * which carries no descriptors. Every pipe is then relayed, and a
+   * command that needs descriptors of the caller
+   * ([method@Sa.SpawnOptions.take_fd], %SA_STDIO_INHERIT, %SA_STDIO_PTY,
+   * [method@Sa.SpawnOptions.take_pty_fd]) fails with
+   * %G_IO_ERROR_NOT_SUPPORTED. Process ids in results and
    * processes are then those of the launcher's pid namespace, and the
    * library never signals them itself: when the worker is destroyed or
    * the helper is lost, the helper kills its children (or they die with
