@@ -1130,6 +1130,19 @@ test_process_waits_around_exit (void)
  * every spawn and every wait answers once, with what fits. With
  * terminal, each process has a terminal the helper made, whose master
  * travels with SPAWNED: none may be left open in the caller. */
+/* Every pipe and master the caller was given is closed again, once the
+ * answers still queued in the main context have been dispatched. */
+static void
+assert_fds_back (guint fds_before)
+{
+  gint64 settle = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (sa_test_count_fds () > fds_before && g_get_monotonic_time () < settle)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (sa_test_count_fds (), <=, fds_before);
+}
+
 static void
 run_process_faults (gboolean destroy,
                     gboolean terminal)
@@ -1139,7 +1152,6 @@ run_process_faults (gboolean destroy,
   SaStdio mode = terminal ? SA_STDIO_PTY : SA_STDIO_NULL;
   gint64 deadline = stress_deadline ();
   guint rounds = 0, fds_before = 0;
-  gint64 settle;
 
   sa_spawn_options_set_stdin_mode (options, mode);
   sa_spawn_options_set_stdout_mode (options, mode);
@@ -1204,13 +1216,7 @@ run_process_faults (gboolean destroy,
     }
   alarm (0);
   g_test_message ("%u rounds", rounds);
-  /* Every pipe and master the caller was given is closed again, once
-   * the answers still queued in the main context have been dispatched. */
-  settle = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (sa_test_count_fds () > fds_before && g_get_monotonic_time () < settle)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  g_assert_cmpuint (sa_test_count_fds (), <=, fds_before);
+  assert_fds_back (fds_before);
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
@@ -1356,6 +1362,176 @@ test_terminal_cancel_around_spawn (void)
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
+/* -- 8. through a launcher, over fd 3 or over the byte stream ----------- */
+
+#define LAUNCHER_ROUNDS  60
+
+/* A process's stdout, read to its end in the background. */
+typedef struct
+{
+  gboolean  done;
+  gsize     bytes;
+  guint8    buffer[4096];
+} Drain;
+
+static void
+on_drain_read (GObject      *source,
+               GAsyncResult *res,
+               gpointer      user_data)
+{
+  Drain *drain = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), res, NULL);
+
+  if (n <= 0)
+    {
+      drain->done = TRUE;
+      return;
+    }
+  drain->bytes += (gsize)n;
+  g_input_stream_read_async (G_INPUT_STREAM (source), drain->buffer, sizeof drain->buffer,
+                             G_PRIORITY_DEFAULT, NULL, on_drain_read, drain);
+}
+
+static gboolean
+launcher_error_fits (const GError *error)
+{
+  return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+         g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_EXITED) ||
+         g_error_matches (error, SA_WORKER_ERROR, SA_WORKER_ERROR_DESTROYED);
+}
+
+/* Helpers started through a launcher that passes fd 3 on, or one that
+ * does not (the byte stream, every pipe relayed, live processes' pipes
+ * made by the I/O thread): captured commands with input, output limits
+ * and timeouts, and live processes being written and read, while a
+ * cancel, the helper's death or a destroy from another thread lands at
+ * a random moment. Every call answers once with what fits, every
+ * stream reaches its end, and no descriptor or child is left. */
+static void
+run_launcher_faults (gboolean stream)
+{
+  const char *passes_fd_3[] = { "sh", "-c", "exec \"$@\"", "sh", NULL };
+  const char *closes_fd_3[] = { "sh", "-c", "exec \"$@\" 3>&-", "sh", NULL };
+  g_autoptr(SaSpawnOptions) fed = marked_options ();
+  g_autoptr(SaSpawnOptions) limited = marked_options ();
+  g_autoptr(SaSpawnOptions) timed = marked_options ();
+  g_autoptr(SaSpawnOptions) live = marked_options ();
+  g_autoptr(GBytes) input = g_bytes_new_take (g_malloc0 (100 * 1024), 100 * 1024);
+  const char *cat_argv[] = { "cat", NULL };
+  const char *yes_argv[] = { "yes", NULL };
+  const char *sleep_argv[] = { "sleep", "30", NULL };
+  gint64 deadline = stress_deadline ();
+  guint rounds = 0, fds_before = 0;
+
+  sa_spawn_options_set_input (fed, input);
+  sa_spawn_options_set_max_output (limited, 64 * 1024);
+  sa_spawn_options_set_timeout_ms (timed, g_random_int_range (1, 20));
+  sa_spawn_options_set_stdin_mode (live, SA_STDIO_PIPE);
+  arm_watchdog (120);
+  while (rounds < LAUNCHER_ROUNDS && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(SaWorker) worker =
+        g_initable_new (SA_TYPE_WORKER, NULL, &error,
+                        "launcher", stream ? closes_fd_3 : passes_fd_3, NULL);
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      const char * const *argvs[] = { cat_argv, yes_argv, sleep_argv, cat_argv };
+      SaSpawnOptions *optionses[] = { fed, limited, timed, fed };
+      Call calls[4] = { { 0 } };
+      GAsyncResult *spawns[2] = { NULL };
+      SaProcess *processes[2] = { NULL };
+      WaitCall waits[2] = { { 0 } };
+      Drain drains[2] = { { 0 } };
+      DestroyJob job = { worker, 0 };
+      GThread *thread = NULL;
+      guint fault = g_random_int_range (0, 3);
+      GPid helper;
+
+      g_assert_no_error (error);
+      prime_helper (worker);
+      helper = sa_worker_get_helper_pid (worker);
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        sa_worker_aspawn_async (worker, argvs[i], optionses[i], i == 3 ? cancellable : NULL,
+                                on_call_done, &calls[i]);
+      for (guint i = 0; i < G_N_ELEMENTS (spawns); i++)
+        sa_worker_spawn_async (worker, cat_argv, live, NULL, on_result_slot, &spawns[i]);
+
+      job.at = g_get_monotonic_time () + g_random_int_range (0, 5001);
+      if (fault == 0)
+        thread = g_thread_new ("destroy", destroy_main, &job);
+      for (guint i = 0; i < G_N_ELEMENTS (spawns); i++)
+        {
+          g_autoptr(GError) spawn_error = NULL;
+
+          sa_test_wait_pointer ((gpointer *)&spawns[i], 30000);
+          processes[i] = sa_worker_spawn_finish (worker, spawns[i], &spawn_error);
+          g_clear_object (&spawns[i]);
+          if (processes[i] == NULL)
+            {
+              if (!launcher_error_fits (spawn_error))
+                g_error ("unexpected spawn error: %s", spawn_error->message);
+              continue;
+            }
+          g_input_stream_read_async (sa_process_get_stdout_pipe (processes[i]),
+                                     drains[i].buffer, sizeof drains[i].buffer,
+                                     G_PRIORITY_DEFAULT, NULL, on_drain_read, &drains[i]);
+          /* Written (blocking, into a pipe) while the fault lands. */
+          g_output_stream_write_all (sa_process_get_stdin_pipe (processes[i]), "abc\n", 4,
+                                     NULL, NULL, NULL);
+          if (i == 0)
+            g_output_stream_close (sa_process_get_stdin_pipe (processes[i]), NULL, NULL);
+          sa_process_wait_async (processes[i], NULL, on_wait_done, &waits[i]);
+        }
+      spin_until (job.at);
+      if (fault == 1)
+        kill (helper, SIGKILL);
+      else if (fault == 2)
+        g_cancellable_cancel (cancellable);
+      if (thread != NULL)
+        g_thread_join (thread);
+
+      for (guint i = 0; i < G_N_ELEMENTS (calls); i++)
+        {
+          wait_answered (&calls[i], 30000);
+          if (calls[i].result == NULL && !launcher_error_fits (calls[i].error))
+            g_error ("unexpected answer: %s", calls[i].error->message);
+          call_clear (&calls[i]);
+        }
+      /* What is still alive ends with the worker. */
+      sa_worker_destroy (worker);
+      for (guint i = 0; i < G_N_ELEMENTS (processes); i++)
+        {
+          if (processes[i] == NULL)
+            continue;
+          while (waits[i].answers == 0 || !drains[i].done)
+            g_main_context_iteration (NULL, TRUE);
+          if (!waits[i].ok && !launcher_error_fits (waits[i].error))
+            g_error ("unexpected wait error: %s", waits[i].error->message);
+          g_clear_error (&waits[i].error);
+          g_object_unref (processes[i]);
+        }
+      rounds++;
+      if (rounds == 1)
+        fds_before = sa_test_count_fds ();
+    }
+  alarm (0);
+  g_test_message ("%u rounds", rounds);
+  assert_fds_back (fds_before);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
+static void
+test_launcher_faults (void)
+{
+  run_launcher_faults (FALSE);
+}
+
+static void
+test_stream_faults (void)
+{
+  run_launcher_faults (TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1385,6 +1561,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/terminal-helper-killed", test_terminal_helper_killed);
   g_test_add_func ("/reliability/stress/terminal-destroy-from-thread",
                    test_terminal_destroy_from_thread);
+  g_test_add_func ("/reliability/stress/launcher-faults", test_launcher_faults);
+  g_test_add_func ("/reliability/stress/stream-faults", test_stream_faults);
 
   return g_test_run ();
 }
