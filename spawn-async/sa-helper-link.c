@@ -50,6 +50,7 @@
 
 #define HELPER_SOCKET_FD            3
 #define HANDSHAKE_TIMEOUT_MS        5000
+#define LAUNCHER_HANDSHAKE_TIMEOUT_MS 30000   /* ssh to a slow host, a container */
 #define MAX_MESSAGES_PER_DISPATCH   256
 #define SHRINK_OUTPUT_ABOVE         (256 * 1024)
 
@@ -654,13 +655,24 @@ sa_helper_link_close_and_drain (SaHelperLink *self)
 
 /* -- the process -------------------------------------------------------------- */
 
+/* A launcher may have a machine to reach, or a container to enter. */
+static guint
+handshake_timeout_ms (SaHelperLink *self)
+{
+  return sa_helper_link_has_launcher (self) ? LAUNCHER_HANDSHAKE_TIMEOUT_MS
+                                            : HANDSHAKE_TIMEOUT_MS;
+}
+
 static gboolean
 handshake_timeout (gpointer user_data)
 {
   SaHelperLink *self = user_data;
 
   g_clear_pointer (&self->handshake_source, g_source_unref);
-  record_fault (self, _("it did not answer within 5 seconds"));
+  g_autofree char *why = g_strdup_printf (_("it did not answer within %u seconds"),
+                                          handshake_timeout_ms (self) / 1000);
+
+  record_fault (self, why);
   return G_SOURCE_REMOVE;
 }
 
@@ -798,7 +810,7 @@ sa_helper_link_start (SaHelperLink  *self,
   g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
   g_source_attach (self->in_source, self->context);
 
-  self->handshake_source = g_timeout_source_new (HANDSHAKE_TIMEOUT_MS);
+  self->handshake_source = g_timeout_source_new (handshake_timeout_ms (self));
   g_source_set_callback (self->handshake_source, handshake_timeout, self, NULL);
   g_source_attach (self->handshake_source, self->context);
 

@@ -367,7 +367,7 @@ static const SaConnectionCallbacks connection_callbacks = {
  *
  * Creates a worker and starts its helper process, waiting until the
  * helper is ready (about a millisecond, at most 5 seconds for a helper
- * that does not answer). Cancelling @cancellable from another thread
+ * that does not answer, 30 through a [property@Sa.Worker:launcher]). Cancelling @cancellable from another thread
  * ends the wait at once. Use [func@Sa.Worker.new_async] in a program whose
  * main loop must never wait.
  *
