@@ -220,4 +220,22 @@ test('a launcher runs the helper in a container', async () => {
     }
 });
 
+test('a launcher that keeps fd 3 to itself: the byte stream, as over ssh', async () => {
+    const worker = new Sa.Worker({launcher: ['sh', '-c', 'exec "$@" 3>&-', 'sh']});
+    worker.init(null);
+    try {
+        const echoed = await worker.aspawn_async(['cat'],
+            new Sa.SpawnOptions({input: new GLib.Bytes(new TextEncoder().encode('over the stream\n'))}),
+            null);
+        assertEqual(echoed.get_stdout(), 'over the stream\n', 'input and output');
+        await assertRejects(worker.aspawn_async(['true'],
+            new Sa.SpawnOptions({stdout_mode: Sa.Stdio.INHERIT}), null),
+        Gio.IOErrorEnum, Gio.IOErrorEnum.NOT_SUPPORTED);
+        const after = await worker.aspawn_async(['echo', 'still here'], null, null);
+        assertEqual(after.get_stdout(), 'still here\n', 'the worker goes on');
+    } finally {
+        worker.destroy();
+    }
+});
+
 run();
