@@ -1125,11 +1125,6 @@ test_process_waits_around_exit (void)
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
-/* The helper killed, or the worker destroyed from another thread, at a
- * random moment while processes start, run and end, with waits pending:
- * every spawn and every wait answers once, with what fits. With
- * terminal, each process has a terminal the helper made, whose master
- * travels with SPAWNED: none may be left open in the caller. */
 /* Every pipe and master the caller was given is closed again, once the
  * answers still queued in the main context have been dispatched. */
 static void
@@ -1143,6 +1138,11 @@ assert_fds_back (guint fds_before)
   g_assert_cmpuint (sa_test_count_fds (), <=, fds_before);
 }
 
+/* The helper killed, or the worker destroyed from another thread, at a
+ * random moment while processes start, run and end, with waits pending:
+ * every spawn and every wait answers once, with what fits. With
+ * terminal, each process has a terminal the helper made, whose master
+ * travels with SPAWNED: none may be left open in the caller. */
 static void
 run_process_faults (gboolean destroy,
                     gboolean terminal)
