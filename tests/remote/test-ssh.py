@@ -8,7 +8,10 @@ the ssh channel's byte stream (stdin and stdout): the stream suite
 timeouts, cancels, live processes' streams and the clear errors for
 what needs descriptors are checked over ssh.
 
-Usage: test-ssh.py TEST_STREAM (TAP on stdout, test-stream's)
+Usage: test-ssh.py PROGRAM [ARGUMENT...]: runs PROGRAM with
+SA_TEST_LAUNCHER set to the ssh launcher (shell-quoted), and exits with
+its status; meson runs `test-stream --tap` so (TAP on stdout, test-stream's).
+bench/launchers.py takes the same variable.
 """
 
 import getpass
@@ -23,7 +26,7 @@ import time
 
 SSHD = '/usr/sbin/sshd'
 
-test_stream = sys.argv[1]
+command = sys.argv[1:]
 
 
 def skip_all(why):
@@ -113,7 +116,7 @@ LogLevel ERROR
 
     env = dict(os.environ, SA_TEST_LAUNCHER=shlex.join(launcher))
     sys.stdout.flush()
-    status = subprocess.run([test_stream, '--tap'], env=env, check=False).returncode
+    status = subprocess.run(command, env=env, check=False).returncode
 finally:
     if sshd is not None:
         sshd.terminate()
