@@ -1002,9 +1002,9 @@ sa_helper_on_spawn (uint32_t id, const SaSpawnRequest *request, int *fds)
 
   /* Over the stream no descriptor can go back: the library relays
    * every pipe and asks for no terminal (sa-connection.c). */
-  if (helper.stream && ((req.flags & SA_SPAWN_FLAG_RELAY) == 0 ?
-                        sa_proto_spawn_n_pipes (req.stdio) > 0 :
-                        sa_proto_spawn_has_pty (req.stdio)))
+  if (helper.stream && (sa_proto_spawn_has_pty (req.stdio) ||
+                        ((req.flags & SA_SPAWN_FLAG_RELAY) == 0 &&
+                         sa_proto_spawn_n_pipes (req.stdio) > 0)))
     {
       close_fds (fds, req.n_targets);
       spawn_failed (id, SA_SPAWN_STAGE_RESOURCES, EOPNOTSUPP);
