@@ -134,6 +134,8 @@ SaCommand *sa_command_new             (GTask          *task,
                                        int             kill_signal);
 void       sa_command_connect_cancel  (SaCommand      *self,
                                        SaInbox        *inbox);
+/* Before its frame is sent: the helper keeps its pipes (RELAY). */
+void       sa_command_set_relayed     (SaCommand      *self);
 
 /* The thread that owns the command */
 void       sa_command_answer          (SaCommand      *self,

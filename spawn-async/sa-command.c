@@ -550,6 +550,21 @@ sa_command_relay_wrote (SaCommand *self,
     self->input_ended = TRUE;
 }
 
+/* Sets relayed and the RELAY flag of the frame not sent yet: under the
+ * inbox lock at submission, or in the I/O thread before a send over a
+ * byte stream. */
+void
+sa_command_set_relayed (SaCommand *self)
+{
+  guint32 flags;
+
+  g_assert (self->frame != NULL);
+  self->relayed = TRUE;
+  memcpy (&flags, self->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, sizeof flags);
+  flags |= SA_SPAWN_FLAG_RELAY;
+  memcpy (self->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, &flags, sizeof flags);
+}
+
 /* A relayed live process's stdin: the caller's writes stop here. */
 void
 sa_command_relay_close_stdin (SaCommand *self)

@@ -288,8 +288,6 @@ static gboolean
 prepare_for_stream (SaConnection *self,
                     SaCommand    *command)
 {
-  guint32 flags;
-
   if (command->n_send_fds > 0 || sa_proto_spawn_has_pty (command->stdio))
     {
       command_move (self, command, SA_COMMAND_DEAD,
@@ -303,12 +301,9 @@ prepare_for_stream (SaConnection *self,
   if (command->relayed || sa_proto_spawn_n_pipes (command->stdio) == 0)
     return TRUE;
 
-  command->relayed = TRUE;
   sa_inbox_release_pipes (command->pipes_reserved);
   command->pipes_reserved = 0;
-  memcpy (&flags, command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, sizeof flags);
-  flags |= SA_SPAWN_FLAG_RELAY;
-  memcpy (command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, &flags, sizeof flags);
+  sa_command_set_relayed (command);
   return TRUE;
 }
 

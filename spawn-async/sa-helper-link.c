@@ -592,6 +592,8 @@ socket_readable (GSocket      *socket,
   return G_SOURCE_CONTINUE;
 }
 
+static void drop_candidate (SaHelperLink *self);
+
 /* The stream, until the helper has greeted on one channel. */
 static gboolean
 candidate_readable (GSocket      *socket,
@@ -608,20 +610,17 @@ candidate_readable (GSocket      *socket,
         return G_SOURCE_CONTINUE;
       if (received == END)
         {
-          /* Greeted on fd 3 meanwhile, or the helper is there (or
-           * gone: fd 3's end says so). */
-          if (self->candidate == socket)
-            {
-              g_clear_pointer (&self->candidate_source, g_source_unref);
-              g_socket_close (socket, NULL);
-              g_clear_object (&self->candidate);
-            }
+          /* The helper answers on fd 3, or is gone (fd 3's end says
+           * so): the stream is not the link. */
+          drop_candidate (self);
           return G_SOURCE_REMOVE;
         }
     }
   return G_SOURCE_CONTINUE;
 }
 
+/* The stream offered besides fd 3, when it is not (or no longer) to be
+ * the link. */
 static void
 drop_candidate (SaHelperLink *self)
 {
@@ -629,7 +628,6 @@ drop_candidate (SaHelperLink *self)
   if (self->candidate != NULL)
     g_socket_close (self->candidate, NULL);
   g_clear_object (&self->candidate);
-  self->socket_ended = FALSE;
 }
 
 /* The connection is giving up on the helper: from now on nothing the
@@ -779,8 +777,11 @@ sa_helper_link_start (SaHelperLink  *self,
       return FALSE;
     }
 
+  /* A GSocket owns its descriptor; one that could not be made does not. */
   self->socket = g_socket_new_from_fd (fds[0], error);
-  if (self->socket != NULL && stream_fds[0] >= 0)
+  if (self->socket == NULL)
+    close (fds[0]);
+  else if (stream_fds[0] >= 0)
     {
       self->candidate = g_socket_new_from_fd (stream_fds[0], error);
       if (self->candidate == NULL)
@@ -790,7 +791,6 @@ sa_helper_link_start (SaHelperLink  *self,
     }
   if (self->socket == NULL)
     {
-      close (fds[0]);
       if (stream_fds[0] >= 0)
         close (stream_fds[0]);
       kill (pid, SIGKILL);
@@ -847,7 +847,6 @@ sa_helper_link_greeted (SaHelperLink *self)
       g_object_unref (self->socket);
       self->socket = g_steal_pointer (&self->candidate);
       self->stream = TRUE;
-      clear_source (&self->candidate_source);
       self->in_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                                 NULL);
       g_source_set_callback (self->in_source, G_SOURCE_FUNC (socket_readable), self, NULL);
@@ -952,7 +951,6 @@ sa_helper_link_get_path (SaHelperLink *self)
   return self->display_path;
 }
 
-/* The fault recorded since the helper was started, or NULL. */
 /* Whether the helper runs through a launcher: its pid, and every pid it
  * reports, are then another namespace's (or another machine's). */
 gboolean
@@ -975,6 +973,7 @@ sa_helper_link_get_backlog (SaHelperLink *self)
   return self->out->len - self->out_offset;
 }
 
+/* The fault recorded since the helper was started, or NULL. */
 char *
 sa_helper_link_take_fault (SaHelperLink *self)
 {

@@ -276,14 +276,7 @@ sa_inbox_submit (SaInbox    *self,
   if (command->n_pipes > 0 && reserve_pipes (command->n_pipes))
     command->pipes_reserved = command->n_pipes;
   else if (command->n_pipes > 0)
-    {
-      guint32 flags;
-
-      command->relayed = TRUE;
-      memcpy (&flags, command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, sizeof flags);
-      flags |= SA_SPAWN_FLAG_RELAY;
-      memcpy (command->frame + SA_PROTO_SPAWN_FLAGS_OFFSET, &flags, sizeof flags);
-    }
+    sa_command_set_relayed (command);
   sa_proto_header_encode (command->frame, SA_MSG_SPAWN, (guint16)command->n_send_fds,
                           command->id, (guint32)(command->frame_len - SA_PROTO_HEADER_SIZE));
 
