@@ -98,13 +98,15 @@ struct _SaProcessShared
 };
 
 /* One pending wait. The queue holds a reference, and so does the handler
- * of its cancellable, which may run in any thread. */
+ * of its cancellable, which may run in any thread. The wait holds no
+ * reference to the cancellable (its task does, while it has one): the
+ * handler stays connected after a cancel, and the cancellable would keep
+ * the wait that keeps it. */
 typedef struct
 {
   gatomicrefcount  ref_count;
   SaProcessShared *shared;
   GTask           *task;        /* the queue's: taken by whoever dequeues */
-  GCancellable    *cancellable;
   gulong           handler;
 } Wait;
 
@@ -167,7 +169,6 @@ wait_unref (Wait *wait)
 
   SA_TSAN_ACQUIRE (wait);
   g_assert (wait->task == NULL);
-  g_clear_object (&wait->cancellable);
   sa_process_shared_unref (wait->shared);
   g_free (wait);
 }
@@ -189,7 +190,7 @@ wait_complete (Wait         *wait,
   if (wait->handler != 0)
     {
       /* Never waits for an emission in progress. */
-      g_signal_handler_disconnect (wait->cancellable, wait->handler);
+      g_signal_handler_disconnect (g_task_get_cancellable (task), wait->handler);
       wait->handler = 0;
     }
   if (error != NULL)
@@ -636,14 +637,15 @@ start_wait (SaProcess           *self,
     {
       /* Connected before the wait is queued, so that whoever dequeues it
        * can disconnect it. */
-      wait->cancellable = g_object_ref (cancellable);
       SA_TSAN_RELEASE (wait);
       wait->handler = g_signal_connect_data (cancellable, "cancelled",
                                              G_CALLBACK (on_wait_cancelled), wait_ref (wait),
                                              wait_unref_closure, 0);
     }
 
-  queued = wait;
+  /* Ours until the end: once queued, the wait may be answered and let
+   * go by another thread at any moment. */
+  queued = wait_ref (wait);
   sa_mutex_lock (&shared->lock);
   if (!shared->done)
     {
@@ -662,6 +664,7 @@ start_wait (SaProcess           *self,
         g_signal_handler_disconnect (cancellable, wait->handler);
       wait->handler = 0;
       wait_unref (wait);
+      wait_unref (queued);
       if (error != NULL)
         g_task_return_error (task, g_steal_pointer (&error));
       else
@@ -669,10 +672,11 @@ start_wait (SaProcess           *self,
       return;
     }
 
-  /* Cancelled between the first check and the connection: the handler
-   * did not run, and its reference keeps `queued` alive. */
+  /* Cancelled between the first check and the connection, the handler
+   * did not run: if the wait still waits, it is over. */
   if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
     on_wait_cancelled (cancellable, queued);
+  wait_unref (queued);
 }
 
 /**

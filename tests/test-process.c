@@ -576,7 +576,8 @@ on_result (GObject      *source,
 }
 
 /* Cancelling a wait cancels only the wait: the child lives on, and a new
- * wait sees its end. */
+ * wait sees its end. The cancelled wait keeps nothing of its
+ * cancellable: dropped by the caller, it is freed. */
 static void
 test_wait_cancelled (void)
 {
@@ -584,7 +585,7 @@ test_wait_cancelled (void)
   g_autoptr(SaSpawnOptions) options = options_with (SA_STDIO_PIPE, SA_STDIO_PIPE, SA_STDIO_NULL);
   const char *argv[] = { "cat", NULL };
   g_autoptr(SaProcess) process = spawn_ok (worker, argv, options);
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  GCancellable *cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   GAsyncResult *slot = NULL, *second = NULL;
 
@@ -596,6 +597,10 @@ test_wait_cancelled (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_clear_object (&slot);
+
+  g_object_add_weak_pointer (G_OBJECT (cancellable), (gpointer *)&cancellable);
+  g_object_unref (cancellable);
+  g_assert_null (cancellable);
 
   g_assert_true (sa_test_pid_alive (sa_process_get_pid (process)));
   g_assert_null (second);

@@ -1125,6 +1125,123 @@ test_process_waits_around_exit (void)
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
+/* Cancels each cancellable it is handed, from its own thread, within a
+ * few microseconds, until told to stop. */
+typedef struct
+{
+  GCancellable *handed;    /* atomic; a reference */
+  gint          stop;      /* atomic */
+} EagerCanceller;
+
+static gpointer
+eager_canceller_main (gpointer data)
+{
+  EagerCanceller *canceller = data;
+
+  while (!g_atomic_int_get (&canceller->stop))
+    {
+      GCancellable *cancellable = g_atomic_pointer_exchange (&canceller->handed, NULL);
+
+      if (cancellable != NULL)
+        {
+          /* 0-4 µs: before, inside and after the call's own check. */
+          spin_until (g_get_monotonic_time () + g_random_int_range (0, 5));
+          g_cancellable_cancel (cancellable);
+          g_object_unref (cancellable);
+        }
+    }
+  return NULL;
+}
+
+static void
+eager_canceller_hand (EagerCanceller *canceller,
+                      GCancellable   *cancellable)
+{
+  GCancellable *old = g_atomic_pointer_exchange (&canceller->handed,
+                                                 cancellable ? g_object_ref (cancellable) : NULL);
+
+  g_clear_object (&old);
+}
+
+#define START_WAITS_US     8000
+#define START_WAITS_CHILDREN  1
+
+/* Waits started one after the other for 8 ms, in turn on four children
+ * that end by themselves within that time, each with a cancellable that
+ * another thread cancels within microseconds of being handed it:
+ * cancels land inside sa_process_wait_async() (before its handler is
+ * connected, and while it runs) just as a child's exit answers the waits
+ * queued on it. Each wait answers once, with the end or CANCELLED, and
+ * nothing is used after it is freed (a wait answered by the exit was
+ * read again by the call that queued it: ASan's heap-use-after-free). */
+static void
+test_process_waits_starting_around_exit (void)
+{
+  g_autoptr(SaWorker) worker = sa_test_new_worker ();
+  g_autoptr(SaSpawnOptions) options = marked_options ();
+  gint64 deadline = stress_deadline ();
+  EagerCanceller canceller = { NULL, 0 };
+  GThread *thread = g_thread_new ("canceller", eager_canceller_main, &canceller);
+  guint rounds = 0, waits = 0, cancelled = 0;
+
+  sa_spawn_options_set_stdout_mode (options, SA_STDIO_NULL);
+  sa_spawn_options_set_stderr_mode (options, SA_STDIO_NULL);
+  while (g_get_monotonic_time () < deadline)
+    {
+      SaProcess *processes[START_WAITS_CHILDREN];
+      g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func (g_free);
+      gint64 until;
+
+      for (guint p = 0; p < START_WAITS_CHILDREN; p++)
+        {
+          g_autofree char *seconds = g_strdup_printf ("0.00%u", g_random_int_range (0, 4));
+          const char *argv[] = { "sleep", seconds, NULL };
+          g_autoptr(GError) error = NULL;
+
+          processes[p] = sa_worker_spawn (worker, argv, options, NULL, &error);
+          g_assert_no_error (error);
+        }
+
+      until = g_get_monotonic_time () + START_WAITS_US;
+      while (g_get_monotonic_time () < until)
+        {
+          g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+          WaitCall *call = g_new0 (WaitCall, 1);
+
+          g_ptr_array_add (calls, call);
+          eager_canceller_hand (&canceller, cancellable);
+          sa_process_wait_async (processes[calls->len % START_WAITS_CHILDREN], cancellable,
+                                 on_wait_done, call);
+        }
+      eager_canceller_hand (&canceller, NULL);
+
+      for (guint i = 0; i < calls->len; i++)
+        {
+          WaitCall *call = g_ptr_array_index (calls, i);
+
+          sa_test_wait_flag ((const gboolean *)&call->answers, 30000);
+          if (call->error != NULL)
+            {
+              g_assert_error (call->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+              g_clear_error (&call->error);
+              cancelled++;
+            }
+          else
+            g_assert_true (call->ok);
+        }
+      for (guint p = 0; p < START_WAITS_CHILDREN; p++)
+        g_object_unref (processes[p]);
+      waits += calls->len;
+      rounds++;
+    }
+  g_atomic_int_set (&canceller.stop, TRUE);
+  g_thread_join (thread);
+  g_test_message ("%u rounds, %u waits, %u cancelled", rounds, waits, cancelled);
+  g_assert_cmpuint (cancelled, >, 0);
+  g_assert_cmpuint (cancelled, <, waits);
+  reliab_assert_marked_gone (MARKER_ENTRY, 5000);
+}
+
 /* Every pipe and master the caller was given is closed again, once the
  * answers still queued in the main context have been dispatched. */
 static void
@@ -1554,6 +1671,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reliability/stress/unref-in-callback", test_unref_in_callback);
   g_test_add_func ("/reliability/stress/destroy-from-threads", test_destroy_from_threads);
   g_test_add_func ("/reliability/stress/process-waits-around-exit", test_process_waits_around_exit);
+  g_test_add_func ("/reliability/stress/process-waits-starting-around-exit",
+                   test_process_waits_starting_around_exit);
   g_test_add_func ("/reliability/stress/process-helper-killed", test_process_helper_killed);
   g_test_add_func ("/reliability/stress/process-destroy-from-thread", test_process_destroy_from_thread);
   g_test_add_func ("/reliability/stress/terminal-cancel-around-spawn",
