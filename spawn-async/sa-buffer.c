@@ -85,6 +85,9 @@ grow (SaBuffer *self,
     {
       /* mremap() keeps the advice. Failing, it is only advice. */
       (void) madvise (data, capacity, MADV_HUGEPAGE);
+      /* Given back by the release thread, which starts here and not
+       * where the result is dropped. */
+      sa_release_hold ();
       if (self->len > 0)
         memcpy (data, self->data, self->len);
       g_free (self->data);
@@ -136,7 +139,7 @@ unmap (gpointer data)
 {
   Mapping *mapping = data;
 
-  sa_release_mapping (mapping->address, mapping->size);
+  sa_release_mapping (mapping->address, mapping->size, TRUE);
   g_free (mapping);
 }
 
@@ -179,7 +182,7 @@ void
 sa_buffer_clear (SaBuffer *self)
 {
   if (self->mapped)
-    munmap (self->data, self->capacity);
+    sa_release_mapping (self->data, self->capacity, TRUE);
   else
     g_free (self->data);
   self->data = NULL;

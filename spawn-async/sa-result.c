@@ -50,10 +50,12 @@ sa_result_finalize (GObject *object)
 
   for (guint i = 0; i < G_N_ELEMENTS (self->streams); i++)
     {
+      gsize size = g_bytes_get_size (self->streams[i]);
+
       /* A text that is the stream's own buffer is not a copy; a copy is
        * about as big as the stream, and given back off this thread. */
-      if (self->texts[i] != g_bytes_get_data (self->streams[i], NULL))
-        sa_release_memory (self->texts[i], g_bytes_get_size (self->streams[i]));
+      if (self->texts[i] != NULL && self->texts[i] != g_bytes_get_data (self->streams[i], NULL))
+        sa_release_memory (self->texts[i], size, size >= SA_RELEASE_ABOVE);
       g_clear_pointer (&self->streams[i], g_bytes_unref);
     }
 
@@ -126,6 +128,8 @@ get_text (SaResult *self,
       if (made != data)
         g_free (made);
     }
+  else if (made != data && len >= SA_RELEASE_ABOVE)
+    sa_release_hold ();   /* the copy is given back by that thread */
   return g_atomic_pointer_get (&self->texts[stream]);
 }
 
