@@ -155,6 +155,10 @@ def targets(run):
     a = get('mainloop', 'SaWorker', 'timer lateness', 'max')
     if a is not None:
         found.append(('1 ms timer, worst lateness (SaWorker)', a / 1000, 'ms', True, 5.0))
+    b = get('mainloop', 'plain thread (floor)', 'timer lateness', 'max')
+    if a is not None and b is not None:
+        found.append(('1 ms timer, worst lateness, SaWorker − plain thread (floor)',
+                      (a - b) / 1000, 'ms', True, 2.0))
     return found
 
 
