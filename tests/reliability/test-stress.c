@@ -1236,9 +1236,9 @@ test_process_waits_starting_around_exit (void)
     }
   g_atomic_int_set (&canceller.stop, TRUE);
   g_thread_join (thread);
+  /* How many were cancelled depends on the scheduler: under valgrind,
+   * which runs one thread at a time, maybe none. */
   g_test_message ("%u rounds, %u waits, %u cancelled", rounds, waits, cancelled);
-  g_assert_cmpuint (cancelled, >, 0);
-  g_assert_cmpuint (cancelled, <, waits);
   reliab_assert_marked_gone (MARKER_ENTRY, 5000);
 }
 
