@@ -45,13 +45,29 @@ static guint busy;      /* blocks taken off the queue, not yet given back */
 static guint holds;     /* sa_release_hold() not yet matched */
 
 static void
+give_back_memory (void     *address,
+                  gsize     size,
+                  gboolean  mapping)
+{
+  if (mapping)
+    munmap (address, size);
+  else
+    g_free (address);
+}
+
+static void
 give_back (Block *block)
 {
-  if (block->mapping)
-    munmap (block->address, block->size);
-  else
-    g_free (block->address);
+  give_back_memory (block->address, block->size, block->mapping);
   g_free (block);
+}
+
+/* Under lock: a held block is given back, or handed over. */
+static void
+drop_hold_locked (void)
+{
+  g_warn_if_fail (holds > 0);
+  holds -= holds > 0;
 }
 
 static gpointer
@@ -131,10 +147,7 @@ hand_over (void     *address,
   *block = (Block) { address, size, mapping };
   g_mutex_lock (&lock);
   if (held)
-    {
-      g_warn_if_fail (holds > 0);
-      holds -= holds > 0;
-    }
+    drop_hold_locked ();
   if (!start_locked ())
     {
       /* No thread: the caller pays, as it would have. */
@@ -148,13 +161,25 @@ hand_over (void     *address,
 }
 
 static void
-let_go (void)
+release (void     *address,
+         gsize     size,
+         gboolean  mapping,
+         gboolean  held)
 {
-  g_mutex_lock (&lock);
-  g_warn_if_fail (holds > 0);
-  holds -= holds > 0;
-  g_cond_broadcast (&cond);
-  g_mutex_unlock (&lock);
+  if (size >= SA_RELEASE_ABOVE)
+    {
+      hand_over (address, size, mapping, held);
+      return;
+    }
+  give_back_memory (address, size, mapping);
+  if (held)
+    {
+      /* The thread may end now, if nothing else keeps it. */
+      g_mutex_lock (&lock);
+      drop_hold_locked ();
+      g_cond_broadcast (&cond);
+      g_mutex_unlock (&lock);
+    }
 }
 
 void
@@ -162,14 +187,7 @@ sa_release_mapping (void     *address,
                     gsize     size,
                     gboolean  held)
 {
-  if (size >= SA_RELEASE_ABOVE)
-    {
-      hand_over (address, size, TRUE, held);
-      return;
-    }
-  munmap (address, size);
-  if (held)
-    let_go ();
+  release (address, size, TRUE, held);
 }
 
 void
@@ -177,14 +195,7 @@ sa_release_memory (void     *memory,
                    gsize     size,
                    gboolean  held)
 {
-  if (size >= SA_RELEASE_ABOVE)
-    {
-      hand_over (memory, size, FALSE, held);
-      return;
-    }
-  g_free (memory);
-  if (held)
-    let_go ();
+  release (memory, size, FALSE, held);
 }
 
 void
